@@ -1,0 +1,1 @@
+"""ledger: a git-backed ML experiment ledger (placeholder during bootstrap)."""

@@ -1,0 +1,54 @@
+"""The one error hierarchy of the ledger.
+
+Every error a user can cause subclasses :class:`LedgerError`; its message says what was wrong
+and, where it helps, what to do. The CLI prints it as one line and exits 1.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger raises on purpose."""
+
+
+class NotARepositoryError(LedgerError):
+    """The path is not inside a git repository."""
+
+
+class InvalidInputError(LedgerError, ValueError):
+    """A key, value, id, path or option is malformed."""
+
+
+class RunNotFoundError(LedgerError, KeyError):
+    """No run matches the id or prefix."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "run not found"
+
+
+class AmbiguousRunIdError(LedgerError):
+    """A run id prefix matches more than one run."""
+
+
+class RunStateError(LedgerError):
+    """The operation does not fit the run's state (e.g. logging into a finished run)."""
+
+
+class ConcurrencyError(LedgerError):
+    """A ref could not be updated after the bounded number of compare-and-swap retries."""
+
+
+class FilterSyntaxError(InvalidInputError):
+    """A search filter is malformed; the message points at the offending position."""
+
+
+class RegistryError(LedgerError):
+    """A model registry operation is invalid (missing version, policy violation, ...)."""
+
+
+class SignatureError(RegistryError):
+    """A tag signature is missing, untrusted, revoked or does not match its name."""
+
+
+class SyncError(LedgerError):
+    """Sharing with a remote failed (unreachable, rejected after retries, ...)."""
