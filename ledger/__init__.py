@@ -1,1 +1,46 @@
-"""ledger: a git-backed ML experiment ledger (placeholder during bootstrap)."""
+"""ledger: a git-backed ML experiment ledger.
+
+    import ledger
+    with ledger.start_run(experiment="iris", name="rf-1") as run:
+        ledger.log_param("lr", 0.01)
+        ledger.log_metric("acc", 0.91, step=3)
+
+Runs live in your git repository on `refs/ledger/runs`; see README.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.errors import LedgerError
+
+__version__ = "0.1.0"
+
+_FLUENT = {
+    "start_run", "end_run", "active_run", "log_param", "log_params", "log_metric",
+    "log_metrics", "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts",
+    "log_text", "log_dict", "log_input", "flush", "get_run", "get_metric_history",
+    "search_runs",
+}
+__all__ = sorted(_FLUENT | {"Ledger", "LedgerError", "Run", "ActiveRun", "__version__"})
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `import ledger` stays cheap; dulwich and msgpack load on first use.
+    if name in _FLUENT:
+        from ledger import fluent
+
+        return getattr(fluent, name)
+    if name == "Ledger":
+        from ledger.api import Ledger
+
+        return Ledger
+    if name == "Run":
+        from ledger.run import Run
+
+        return Run
+    if name == "ActiveRun":
+        from ledger.active import ActiveRun
+
+        return ActiveRun
+    raise AttributeError(f"module 'ledger' has no attribute {name!r}")

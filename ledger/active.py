@@ -1,0 +1,233 @@
+"""A run open in this process: every call is journaled first (P1), committed at flush (P7).
+
+`log_metric` costs one validation, one msgpack record and one `os.write`; the commit happens
+at the end of the run, on `flush()`, and every `flush_seconds` while the run is live.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ledger import journal, names
+from ledger.errors import InvalidInputError, RunStateError
+from ledger.record import Point, RunRecord, merge
+from ledger.runstore import Update
+
+if TYPE_CHECKING:
+    from ledger.api import Ledger
+
+FLUSH_SECONDS = float(os.environ.get("LEDGER_FLUSH_SECONDS", "5"))
+
+
+class ActiveRun:
+    """A run this process logs into. Use it as a context manager, or call `end()`."""
+
+    def __init__(self, ledger: Ledger, record: RunRecord, jr: journal.Journal,
+                 files: dict[str, bytes] | None = None, owner: bool = True) -> None:
+        self._ledger = ledger
+        self._record = record
+        self._journal = jr
+        self._owner = owner
+        self._points: list[Point] = []
+        self._artifacts: dict[str, tuple[bytes, int]] = {}
+        self._files: dict[str, bytes] = dict(files or {})
+        self._lock = threading.Lock()
+        self._next_flush = time.monotonic() + FLUSH_SECONDS
+        self._ended = False
+        self.id = record.id
+        self.on_end: list[Callable[[ActiveRun], None]] = []
+
+    # -- information --------------------------------------------------------------------------
+    @property
+    def info(self) -> Any:
+        return self._ledger.get_run(self.id).info
+
+    @property
+    def owner(self) -> bool:
+        """True if this process started the run (its end decides the status)."""
+        return self._owner
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.id} {self._record.experiment!r} {self._record.name!r}>"
+
+    # -- logging ------------------------------------------------------------------------------
+    def log_metric(self, key: str, value: float, step: int = 0,
+                   timestamp: int | None = None) -> None:
+        if type(key) is not str or key not in names._valid_keys:
+            names.check_key(key, "metric key")
+        if type(value) is not float:
+            value = names.metric_value(key, value)
+        if type(step) is not int:
+            step = names.check_step(step)
+        ts = time.time_ns() // 1_000_000 if timestamp is None else names.check_timestamp(timestamp)
+        self._check_open()
+        self._journal.append(journal.METRIC, key, value, step, ts)
+        self._points.append((key, step, ts, value))
+        if time.monotonic() >= self._next_flush:
+            self.flush()
+
+    def log_metrics(self, metrics: dict[str, float], step: int = 0,
+                    timestamp: int | None = None) -> None:
+        ts = time.time_ns() // 1_000_000 if timestamp is None else timestamp
+        checked = [(names.check_key(k, "metric key"), names.metric_value(k, v))
+                   for k, v in metrics.items()]
+        for key, value in checked:
+            self.log_metric(key, value, step, ts)
+
+    def log_param(self, key: str, value: Any) -> Any:
+        self.log_params({key: value})
+        return value
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        checked = {names.check_key(k, "param key"): names.param_value(v)
+                   for k, v in params.items()}
+        self._check_open()
+        trial = copy.deepcopy(self._record.params)
+        probe = RunRecord(id=self.id, params=trial)
+        for key, value in checked.items():  # all or nothing
+            probe.set_param(key, value)
+        for key, value in checked.items():
+            if self._record.set_param(key, value):
+                self._journal.append(journal.PARAM, key, value)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        checked = {names.check_key(k, "tag key"): names.tag_value(v) for k, v in tags.items()}
+        self._check_open()
+        for key, value in checked.items():
+            clock = self._record.next_clock()
+            self._record.set_tag(key, value, clock)
+            self._journal.append(journal.TAG, key, value, *clock)
+
+    def delete_tag(self, key: str) -> None:
+        names.check_key(key, "tag key")
+        self._check_open()
+        clock = self._record.next_clock()
+        self._record.delete_tag(key, clock)
+        self._journal.append(journal.UNTAG, key, *clock)
+
+    def log_artifact(self, local_path: str | os.PathLike[str],
+                     artifact_path: str | None = None) -> None:
+        """Store a file under `artifacts/[artifact_path/]<file name>`, as MLflow does."""
+        src = Path(local_path)
+        if not src.is_file():
+            raise InvalidInputError(f"artifact {str(local_path)!r} is not a file")
+        dest = src.name if artifact_path is None else f"{artifact_path}/{src.name}"
+        self._add_artifacts([(src, names.check_artifact_path(dest))])
+
+    def log_artifacts(self, local_dir: str | os.PathLike[str],
+                      artifact_path: str | None = None) -> None:
+        """Store every file below a folder, keeping the layout, under `artifact_path`."""
+        src = Path(local_dir)
+        if not src.is_dir():
+            raise InvalidInputError(f"artifact folder {str(local_dir)!r} is not a folder")
+        pairs = []
+        for file in sorted(p for p in src.rglob("*") if p.is_file()):
+            rel = file.relative_to(src).as_posix()
+            dest = rel if artifact_path is None else f"{artifact_path}/{rel}"
+            pairs.append((file, names.check_artifact_path(dest)))
+        self._add_artifacts(pairs)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self._add_bytes(text.encode("utf-8"), artifact_file)
+
+    def log_dict(self, dictionary: Any, artifact_file: str) -> None:
+        """JSON (or YAML for .yaml/.yml, where PyYAML is installed) as an artifact."""
+        if artifact_file.endswith((".yaml", ".yml")):
+            try:
+                import yaml  # type: ignore[import-untyped]
+            except ImportError:
+                raise InvalidInputError(
+                    "log_dict to YAML needs PyYAML; use a .json file name or install pyyaml"
+                ) from None
+            data = yaml.safe_dump(dictionary, sort_keys=False).encode()
+        else:
+            data = (json.dumps(dictionary, indent=2, ensure_ascii=False) + "\n").encode()
+        self._add_bytes(data, artifact_file)
+
+    def log_input(self, path: str | os.PathLike[str], context: str | None = None) -> None:
+        """Record a dataset fingerprint (path, digest, size) for lineage."""
+        self._check_open()
+        entry = self._ledger._fingerprint(path, context)
+        self._record.add_input(entry)
+        self._journal.append(journal.INPUT, entry)
+
+    def _add_bytes(self, data: bytes, artifact_file: str) -> None:
+        dest = names.check_artifact_path(artifact_file)
+        self._check_open()
+        sha, size = self._ledger._store_blob(data)
+        self._journal.append(journal.ARTIFACT, dest, sha.decode(), size)
+        self._artifacts[dest] = (sha, size)
+
+    def _add_artifacts(self, pairs: list[tuple[Path, str]]) -> None:
+        self._check_open()
+        stored = self._ledger._store_files([p for p, _ in pairs])
+        for (_, dest), (sha, size) in zip(pairs, stored):
+            self._journal.append(journal.ARTIFACT, dest, sha.decode(), size)
+            self._artifacts[dest] = (sha, size)
+
+    def _check_open(self) -> None:
+        if self._ended:
+            raise RunStateError(f"run {self.id} has ended; start a new run to log more")
+
+    # -- committing ---------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Commit what is journaled so far (the run stays RUNNING)."""
+        with self._lock:
+            self._commit(end=False)
+
+    def end(self, status: str = "FINISHED") -> None:
+        """End the run (owner) or hand back what this process logged (attached)."""
+        status = names.check_status(status)
+        with self._lock:
+            if self._ended:
+                return
+            if self._owner:
+                clock = self._record.next_clock()
+                end_time = time.time_ns() // 1_000_000
+                self._record.finish(status, end_time, clock)
+                self._journal.append(journal.END, status, end_time, *clock)
+            self._journal.sync()
+            self._commit(end=self._owner)
+            self._ended = True
+            self._journal.discard()
+        self._ledger._forget(self)
+        for callback in self.on_end:
+            callback(self)
+
+    def _commit(self, end: bool) -> None:
+        snapshot = copy.deepcopy(self._record)
+
+        def change(current: RunRecord | None) -> RunRecord:
+            return snapshot if current is None else merge(current, snapshot)
+
+        event = snapshot.status.lower() if end else "flushed"
+        update = Update(self.id, change, points=self._points, compact=end,
+                        artifacts=self._artifacts, files=self._files, event=event)
+        self._ledger.store.commit([update])
+        self._points = []
+        self._artifacts = {}
+        self._files = {}
+        self._next_flush = time.monotonic() + FLUSH_SECONDS
+
+    # -- context manager ----------------------------------------------------------------------
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            status = "FINISHED"
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = "KILLED"
+        else:
+            status = "FAILED"
+        self.end(status)

@@ -1,0 +1,1 @@
+"""Queries over runs: the run table, the filter language and sorting."""

@@ -1,0 +1,1 @@
+"""Storage: git directories, objects, trees and refs. Knows nothing of runs."""

@@ -1,0 +1,46 @@
+"""Who writes: the committer identity from the user's git configuration."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from ledger.store.gitdir import GitDir
+
+_cache: dict[str, bytes] = {}
+
+
+def identity(gitdir: GitDir) -> bytes:
+    """`Name <email>` from git config (repository, then global), else the login and host."""
+    key = str(gitdir.common_dir)
+    if key in _cache:
+        return _cache[key]
+    name = os.environ.get("GIT_COMMITTER_NAME") or os.environ.get("GIT_AUTHOR_NAME")
+    email = os.environ.get("GIT_COMMITTER_EMAIL") or os.environ.get("GIT_AUTHOR_EMAIL")
+    if not (name and email):
+        from dulwich.config import ConfigFile, StackedConfig
+
+        backends = []
+        try:
+            backends.append(ConfigFile.from_path(str(gitdir.common_dir / "config")))
+        except OSError:
+            pass
+        backends.extend(StackedConfig.default_backends())
+        stack = StackedConfig(backends)
+        for attr, section_key in (("name", b"name"), ("email", b"email")):
+            if (name if attr == "name" else email):
+                continue
+            try:
+                value = stack.get((b"user",), section_key).decode("utf-8", "replace")
+            except KeyError:
+                continue
+            if attr == "name":
+                name = value
+            else:
+                email = value
+    from ledger.names import user_name
+
+    name = name or user_name()
+    email = email or f"{user_name()}@{socket.gethostname()}"
+    _cache[key] = f"{name} <{email}>".encode()
+    return _cache[key]

@@ -1,0 +1,124 @@
+"""Git objects in and out: blobs, trees, commits, read through dulwich, written in batches.
+
+Writing many small objects as loose files is what costs time in git (file creation, not
+hashing), so a batch of more than a few objects goes into one pack.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from dulwich.object_store import DiskObjectStore
+from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree
+
+from ledger.errors import LedgerError
+
+PACK_THRESHOLD = 64  # objects; below this loose files are cheaper than a pack + index
+TREE_MODE = stat.S_IFDIR
+FILE_MODE = 0o100644
+
+_MISSING = object()
+
+
+class ObjectStore:
+    """A thin, caching wrapper around dulwich's disk object store."""
+
+    def __init__(self, objects_dir: Path) -> None:
+        self._store = DiskObjectStore(str(objects_dir))
+        self._trees: dict[bytes, Tree] = {}
+
+    @property
+    def dulwich(self) -> DiskObjectStore:
+        return self._store
+
+    def __contains__(self, sha: bytes) -> bool:
+        return sha in self._store
+
+    def get(self, sha: bytes) -> ShaFile:
+        try:
+            return self._store[sha]
+        except KeyError:
+            raise LedgerError(
+                f"git object {sha.decode()} is missing: the repository is incomplete "
+                "(try `git fsck`)"
+            ) from None
+
+    def tree(self, sha: bytes) -> Tree:
+        cached = self._trees.get(sha)
+        if cached is None:
+            obj = self.get(sha)
+            if not isinstance(obj, Tree):
+                raise LedgerError(f"git object {sha.decode()} is not a tree")
+            cached = obj
+            if len(self._trees) > 4096:
+                self._trees.clear()
+            self._trees[sha] = cached
+        return cached
+
+    def blob_bytes(self, sha: bytes) -> bytes:
+        obj = self.get(sha)
+        if not isinstance(obj, Blob):
+            raise LedgerError(f"git object {sha.decode()} is not a blob")
+        return obj.as_raw_string()
+
+    def commit(self, sha: bytes) -> Commit:
+        obj = self.get(sha)
+        if isinstance(obj, Tag):
+            obj = self.get(obj.object[1])
+        if not isinstance(obj, Commit):
+            raise LedgerError(f"git object {sha.decode()} is not a commit")
+        return obj
+
+    def add(self, objects: Iterable[ShaFile]) -> None:
+        """Write objects that are not stored yet: loose when few, one pack when many."""
+        fresh: dict[bytes, ShaFile] = {}
+        for obj in objects:
+            sha = obj.id
+            if sha not in fresh:
+                fresh[sha] = obj
+        if len(fresh) >= PACK_THRESHOLD:
+            missing = [(o, None) for s, o in fresh.items() if s not in self._store]
+            if len(missing) >= PACK_THRESHOLD:
+                self._store.add_objects(missing)
+                return
+            fresh = {o.id: o for o, _ in missing}
+        for obj in fresh.values():
+            self._store.add_object(obj)  # refreshes the mtime of an existing object
+        for obj in fresh.values():
+            if isinstance(obj, Tree):
+                self._trees[obj.id] = obj
+
+    def walk_files(self, tree_sha: bytes, prefix: str = "") -> Iterator[tuple[str, int, bytes]]:
+        """Every file below a tree as (path, mode, sha), in git's order."""
+        for entry in self.tree(tree_sha).iteritems():
+            name = entry.path.decode("utf-8", "surrogateescape")
+            path = f"{prefix}{name}"
+            if stat.S_ISDIR(entry.mode):
+                yield from self.walk_files(entry.sha, path + "/")
+            else:
+                yield path, entry.mode, entry.sha
+
+    def lookup(self, tree_sha: bytes, path: str) -> tuple[int, bytes] | None:
+        """The (mode, sha) at a slash-separated path below a tree, or None."""
+        mode, sha = TREE_MODE, tree_sha
+        for part in path.split("/"):
+            if not stat.S_ISDIR(mode):
+                return None
+            tree = self.tree(sha)
+            try:
+                mode, sha = tree[part.encode()]
+            except KeyError:
+                return None
+        return mode, sha
+
+
+def blob(data: bytes) -> Blob:
+    return Blob.from_string(data)
+
+
+def file_blob(path: str | os.PathLike[str]) -> Blob:
+    with open(path, "rb") as f:
+        return Blob.from_string(f.read())

@@ -1,0 +1,70 @@
+"""The one place where a ref moves: compare-and-swap under git's lock file, with retries."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dulwich.file import FileLocked
+from dulwich.refs import DiskRefsContainer
+
+from ledger.errors import ConcurrencyError
+
+ZERO_SHA = b"0" * 40
+MAX_TRIES = 200
+MAX_BACKOFF = 0.05  # seconds
+
+
+class Refs:
+    """Read refs and move them only by compare-and-swap."""
+
+    def __init__(self, common_dir: Path) -> None:
+        self._refs = DiskRefsContainer(str(common_dir))
+
+    def get(self, name: bytes) -> bytes | None:
+        try:
+            return self._refs[name]
+        except KeyError:
+            return None
+
+    def names(self, prefix: bytes) -> list[bytes]:
+        return sorted(prefix + n for n in self._refs.keys(base=prefix.rstrip(b"/")))
+
+    def swap(self, name: bytes, old: bytes | None, new: bytes) -> bool:
+        """Set `name` to `new` only if it still points at `old` (None: does not exist)."""
+        try:
+            return bool(self._refs.set_if_equals(name, old or ZERO_SHA, new))
+        except FileLocked:
+            return False
+
+    def delete(self, name: bytes, old: bytes) -> bool:
+        try:
+            return bool(self._refs.remove_if_equals(name, old))
+        except FileLocked:
+            return False
+
+    def update(
+        self,
+        name: bytes,
+        build: Callable[[bytes | None], bytes | None],
+        tries: int = MAX_TRIES,
+    ) -> bytes | None:
+        """Move `name` to `build(current)`, rebuilding on every lost race.
+
+        `build` returns the new target, or None (or the current value) to leave the ref as is.
+        Gives up with ConcurrencyError after `tries` lost races, never overwriting a writer.
+        """
+        for attempt in range(tries):
+            old = self.get(name)
+            new = build(old)
+            if new is None or new == old:
+                return old
+            if self.swap(name, old, new):
+                return new
+            time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.001 * 2 ** min(attempt, 8))))
+        raise ConcurrencyError(
+            f"could not update {name.decode()}: {tries} concurrent updates won the race; "
+            "try again"
+        )
