@@ -1,0 +1,1 @@
+"""Storage formats of the ledger (metric chunks, ...)."""
