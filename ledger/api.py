@@ -151,7 +151,7 @@ class Ledger:
                 record.finish(final, now_ms())
             return record
 
-        event = final.lower() if final else "logged into"
+        event = final.lower() if final else "updated"
         self.store.commit([Update(rid, change, points=points,
                                   compact=final not in (None, "RUNNING"),
                                   artifacts=stored, event=event)])
@@ -335,14 +335,27 @@ class Ledger:
 
         return search.search(self, where, experiment, order_by, max_results, include_deleted)
 
+    def find_runs(self, where: str | None = None, experiment: str | None = None,
+                  order_by: Sequence[str] | None = None, max_results: int | None = None,
+                  include_deleted: bool = False) -> list[Run]:
+        """Like `search_runs`, as full `Run` objects."""
+        found = self.search_runs(where, experiment, order_by, max_results, include_deleted)
+        root = self.store.root(self.store.head())
+        out = []
+        for rid in found.column("run_id").to_pylist():
+            folder = self.store.load(root, rid)
+            if folder is not None:
+                out.append(Run.of(folder.record))
+        return out
+
     def experiments(self) -> list[dict[str, Any]]:
         """Experiment names with their run counts (deleted runs counted apart)."""
         counts: dict[str, dict[str, Any]] = {}
         for run in self.list_runs(include_deleted=True):
             entry = counts.setdefault(run.info.experiment, {
-                "name": run.info.experiment, "runs": 0, "deleted": 0, "last_start": 0})
+                "name": run.info.experiment, "runs": 0, "deleted": 0, "last_start_time": 0})
             entry["deleted" if run.info.deleted else "runs"] += 1
-            entry["last_start"] = max(entry["last_start"], run.info.start_time)
+            entry["last_start_time"] = max(entry["last_start_time"], run.info.start_time)
         return sorted(counts.values(), key=lambda e: e["name"])
 
     def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:

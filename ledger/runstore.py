@@ -250,7 +250,7 @@ def _add_artifacts(record: RunRecord, added: dict[str, tuple[bytes, int]],
 def audit_line(record: RunRecord, event: str) -> str:
     """One line of `git log refs/ledger/runs`: `run <id> finished: acc=0.92 (alice)`."""
     text = f"run {record.id} {event}"
-    if event in ("finished", "failed", "killed", "logged") and record.metrics:
+    if event in ("finished", "failed", "killed", "updated") and record.metrics:
         shown = sorted(record.metrics.items())[:4]
         text += ": " + ", ".join(f"{k}={_short(v)}" for k, v in shown)
         if len(record.metrics) > 4:

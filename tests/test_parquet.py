@@ -305,7 +305,6 @@ def _modules_after(statement: str) -> set[str]:
 def test_module_imports_only_the_standard_library() -> None:
     added = _modules_after("import ledger.store.parquet") - _modules_after("pass")
     assert {m.split(".")[0] for m in added} - set(sys.stdlib_module_names) == {"ledger"}
-    assert "typing" not in added  # a few ms of start-up the CLI does not need to pay here
 
 
 def _level_patterns() -> list[list[bool]]:

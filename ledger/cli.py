@@ -1,0 +1,336 @@
+"""The `ledger` command: parse arguments, call the library, render, map errors to exit codes.
+
+Exit codes: 0 success, 1 a user error (one line `error: …`), 2 a usage error, 3 an unexpected
+failure (`--traceback` shows it), 130 Ctrl-C. Heavy modules load inside the commands that
+need them, so that `ledger log` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ledger import render
+from ledger.errors import LedgerError
+
+F = Callable[..., Any]
+
+
+def repo_option(fn: F) -> F:
+    return click.option("--repo", envvar="LEDGER_REPO", type=click.Path(file_okay=False),
+                        help="The git repository (default: the one containing this folder).")(fn)
+
+
+def format_option(fn: F) -> F:
+    return click.option("--format", "fmt", type=click.Choice(render.FORMATS),
+                        default=None, help="Output format (table on a terminal, else json).")(fn)
+
+
+def open_ledger(repo: str | None) -> Any:
+    from ledger.api import Ledger
+
+    return Ledger(repo)
+
+
+def fmt_of(fmt: str | None) -> str:
+    return fmt or render.default_format()
+
+
+def pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    from ledger.names import split_assignment
+
+    out: dict[str, str] = {}
+    for text in values:
+        key, value = split_assignment(text, what)
+        out[key] = value
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--traceback", is_flag=True, help="Show the traceback of unexpected errors.")
+@click.version_option(package_name="ledger")
+@click.pass_context
+def cli(ctx: click.Context, traceback: bool) -> None:
+    """A git-backed ML experiment ledger: runs, metrics, artifacts and models in git."""
+    ctx.obj = {"traceback": traceback}
+
+
+@cli.command()
+@repo_option
+@click.option("--hooks", is_flag=True, help="Install the git hooks (pre-push) too.")
+def init(repo: str | None, hooks: bool) -> None:
+    """Ready the repository for the ledger (idempotent)."""
+    from ledger import initialize
+
+    for line in initialize.init(open_ledger(repo), hooks=hooks):
+        click.echo(line)
+
+
+@cli.command()
+@repo_option
+@click.option("-p", "--param", "params", multiple=True, metavar="K=V", help="A param.")
+@click.option("-m", "--metric", "metrics", multiple=True, metavar="K=V", help="A metric.")
+@click.option("-t", "--tag", "tags", multiple=True, metavar="K=V", help="A tag.")
+@click.option("-a", "--artifact", "artifacts", multiple=True, metavar="PATH[:DEST]",
+              help="A file or folder to store as artifact(s).")
+@click.option("--step", type=int, default=0, help="Step of the metrics (default 0).")
+@click.option("--experiment", "-e", default=None, help="Experiment name (new runs).")
+@click.option("--name", "-n", default=None, help="Run name (new runs).")
+@click.option("--run", "run_id", envvar="LEDGER_RUN_ID", default=None,
+              help="Add to this run instead of recording a new one (env LEDGER_RUN_ID).")
+@click.option("--status", default=None, help="Status to set (default FINISHED for new runs).")
+def log(repo: str | None, params: tuple[str, ...], metrics: tuple[str, ...],
+        tags: tuple[str, ...], artifacts: tuple[str, ...], step: int, experiment: str | None,
+        name: str | None, run_id: str | None, status: str | None) -> None:
+    """Record a complete run in one go, or add to a run with --run; prints the run id."""
+    lg = open_ledger(repo)
+    kw = dict(params=pairs(params, "param"), tags=pairs(tags, "tag"),
+              metrics=[(k, v, step) for k, v in pairs_list(metrics, "metric")],
+              artifacts=[split_artifact(a) for a in artifacts])
+    if run_id:
+        click.echo(lg.log_to(run_id, status=status, **kw))
+    else:
+        click.echo(lg.log_run(experiment, name, status=status or "FINISHED",
+                              argv=["ledger", *sys.argv[1:]], **kw))
+
+
+def pairs_list(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
+    from ledger.names import split_assignment
+
+    return [split_assignment(v, what) for v in values]
+
+
+def split_artifact(text: str) -> tuple[str, str | None]:
+    if os.path.exists(text) or ":" not in text:
+        return text, None
+    src, _, dest = text.rpartition(":")
+    return src, dest or None
+
+
+@cli.command()
+@repo_option
+@click.option("--experiment", "-e", default=None)
+@click.option("--name", "-n", default=None)
+@click.option("-p", "--param", "params", multiple=True, metavar="K=V")
+@click.option("-t", "--tag", "tags", multiple=True, metavar="K=V")
+def start(repo: str | None, experiment: str | None, name: str | None,
+          params: tuple[str, ...], tags: tuple[str, ...]) -> None:
+    """Open a run; prints only its id (RUN=$(ledger start))."""
+    lg = open_ledger(repo)
+    click.echo(lg.create_run(experiment, name, pairs(tags, "tag"), pairs(params, "param"),
+                             argv=["ledger", *sys.argv[1:]]))
+
+
+@cli.command()
+@repo_option
+@click.argument("run_id", required=False, envvar="LEDGER_RUN_ID")
+@click.option("--status", default="FINISHED", help="FINISHED (default), FAILED or KILLED.")
+def end(repo: str | None, run_id: str | None, status: str) -> None:
+    """Close a run (default id: LEDGER_RUN_ID)."""
+    run_id = run_id or os.environ.get("LEDGER_RUN_ID")
+    if not run_id:
+        raise click.UsageError("give a run id, or set LEDGER_RUN_ID")
+    click.echo(open_ledger(repo).end_run(run_id, status))
+
+
+@cli.command(name="exec", context_settings={"ignore_unknown_options": True})
+@repo_option
+@click.option("--experiment", "-e", default=None)
+@click.option("--name", "-n", default=None)
+@click.option("-t", "--tag", "tags", multiple=True, metavar="K=V")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_(repo: str | None, experiment: str | None, name: str | None, tags: tuple[str, ...],
+          command: tuple[str, ...]) -> None:
+    """Run a command as a run: exit 0 is FINISHED, other codes FAILED, a signal KILLED."""
+    from ledger.execute import run_command
+
+    rid, code = run_command(open_ledger(repo), command, experiment, name, pairs(tags, "tag"))
+    click.echo(rid, err=True)
+    sys.exit(code)
+
+
+@cli.command()
+@repo_option
+@format_option
+@click.argument("run_id")
+def show(repo: str | None, fmt: str | None, run_id: str) -> None:
+    """One run: info, params, latest metrics, tags, source, inputs, artifacts."""
+    click.echo(render.record(open_ledger(repo).get_run(run_id).to_dict(), fmt_of(fmt)))
+
+
+@cli.command()
+@repo_option
+@format_option
+@click.option("--experiment", "-e", default=None)
+@click.option("--where", "-w", default=None, help="Filter, e.g. \"metrics.acc > 0.9\".")
+@click.option("--sort", "-s", "order_by", multiple=True, help="e.g. \"metrics.acc DESC\".")
+@click.option("--limit", "-l", type=click.IntRange(min=0), default=None)
+@click.option("--all", "include_deleted", is_flag=True, help="Include deleted runs.")
+def runs(repo: str | None, fmt: str | None, experiment: str | None, where: str | None,
+         order_by: tuple[str, ...], limit: int | None, include_deleted: bool) -> None:
+    """List runs, newest first."""
+    fmt = fmt_of(fmt)
+    lg = open_ledger(repo)
+    if fmt == "json":
+        found = lg.find_runs(where, experiment, list(order_by), limit, include_deleted)
+        click.echo(render.to_json([r.to_dict() for r in found]))
+        return
+    tbl = lg.search_runs(where, experiment, list(order_by), limit, include_deleted)
+    columns = [c for c in tbl.column_names if fmt == "csv" or c not in ("user", "source.commit")]
+    click.echo(render.rows(tbl.to_pylist(), columns, fmt))
+
+
+@cli.command()
+@repo_option
+@format_option
+@click.argument("run_id")
+@click.argument("key", required=False)
+def metrics(repo: str | None, fmt: str | None, run_id: str, key: str | None) -> None:
+    """The metric history of a run (one key or all)."""
+    points = open_ledger(repo).metric_points(run_id, key)
+    data = [{"key": k, "step": s, "timestamp": t, "value": v} for k, s, t, v in points]
+    click.echo(render.rows(data, ["key", "step", "timestamp", "value"], fmt_of(fmt)))
+
+
+@cli.command()
+@repo_option
+@format_option
+@click.argument("run_ids", nargs=-1, required=True)
+@click.option("--all", "all_keys", is_flag=True, help="Show equal values too.")
+def diff(repo: str | None, fmt: str | None, run_ids: tuple[str, ...], all_keys: bool) -> None:
+    """Params, metrics and tags of runs side by side (differences only by default)."""
+    lg = open_ledger(repo)
+    ids = [lg.resolve(r) for r in run_ids]
+    found = lg.diff(ids, all_keys)
+    data = [{"key": row["key"], **{i[:12]: v for i, v in zip(ids, row["values"])}}
+            for row in found]
+    click.echo(render.rows(data, ["key", *(i[:12] for i in ids)], fmt_of(fmt), json_data=found))
+
+
+@cli.command()
+@repo_option
+@format_option
+@click.argument("run_id")
+def artifacts(repo: str | None, fmt: str | None, run_id: str) -> None:
+    """List the artifacts of a run."""
+    found = open_ledger(repo).list_artifacts(run_id)
+    click.echo(render.rows(found, ["path", "size"], fmt_of(fmt)))
+
+
+@cli.command()
+@repo_option
+@click.argument("run_id")
+@click.argument("path")
+@click.option("-o", "--output", default=None, help="Write here (default: stdout for a file).")
+def get(repo: str | None, run_id: str, path: str, output: str | None) -> None:
+    """Fetch an artifact (or a folder of them with -o), byte for byte."""
+    lg = open_ledger(repo)
+    if output is None:
+        sys.stdout.buffer.write(lg.read_artifact(run_id, path))
+        sys.stdout.buffer.flush()
+    else:
+        click.echo(lg.download_artifacts(run_id, path, output) if os.path.isdir(output)
+                   else write_file(output, lg.read_artifact(run_id, path)))
+
+
+def write_file(path: str, data: bytes) -> str:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+    return path
+
+
+@cli.command()
+@repo_option
+@click.argument("run_id")
+@click.argument("assignments", nargs=-1, required=True, metavar="K=V...")
+def tag(repo: str | None, run_id: str, assignments: tuple[str, ...]) -> None:
+    """Set tags of a run."""
+    click.echo(open_ledger(repo).set_tags(run_id, pairs(assignments, "tag")))
+
+
+@cli.command()
+@repo_option
+@click.argument("run_id")
+@click.argument("keys", nargs=-1, required=True)
+def untag(repo: str | None, run_id: str, keys: tuple[str, ...]) -> None:
+    """Delete tags of a run."""
+    click.echo(open_ledger(repo).delete_tags(run_id, keys))
+
+
+@cli.command()
+@repo_option
+@click.argument("run_id")
+def delete(repo: str | None, run_id: str) -> None:
+    """Soft-delete a run (history keeps it; `restore` undoes it)."""
+    click.echo(open_ledger(repo).delete_run(run_id))
+
+
+@cli.command()
+@repo_option
+@click.argument("run_id")
+def restore(repo: str | None, run_id: str) -> None:
+    """Undo a delete."""
+    click.echo(open_ledger(repo).restore_run(run_id))
+
+
+@cli.command()
+@repo_option
+@format_option
+def experiments(repo: str | None, fmt: str | None) -> None:
+    """Experiments with their run counts."""
+    found = open_ledger(repo).experiments()
+    click.echo(render.rows(found, ["name", "runs", "deleted", "last_start_time"], fmt_of(fmt)))
+
+
+@cli.command()
+@repo_option
+def recover(repo: str | None) -> None:
+    """Commit the runs of processes that died (every command also does this)."""
+    for rid in open_ledger(repo).recover():
+        click.echo(rid)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: map every outcome to SPEC §3's exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    show_tb = "--traceback" in args or os.environ.get("LEDGER_TRACEBACK") == "1"
+    try:
+        cli.main(args=args, prog_name="ledger", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except LedgerError as exc:
+        click.echo(f"error: {one_line(exc)}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as exc:
+        if show_tb:
+            raise
+        click.echo(f"error: unexpected {type(exc).__name__}: {one_line(exc)} "
+                   "(run again with --traceback to see where)", err=True)
+        sys.exit(3)
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

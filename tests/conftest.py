@@ -1,0 +1,114 @@
+"""Fixtures: real git repositories in tmp_path, an isolated HOME and git config, and a runner
+for the real `ledger` command in a separate process."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def git(repo: Path, *args: str, check: bool = True, text: bool = True,
+        **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=text,
+                          check=check, **kw)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    config = home / ".gitconfig"
+    config.write_text("[user]\n\tname = Alice Tester\n\temail = alice@example.com\n"
+                      "[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("LEDGER_USER", "alice")
+    for var in ("LEDGER_RUN_ID", "LEDGER_REPO", "LEDGER_EXPERIMENT", "GIT_DIR", "GIT_WORK_TREE",
+                "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return home
+
+
+def make_repo(path: Path, commit: bool = True) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q")
+    if commit:
+        (path / "train.py").write_text("print('train')\n")
+        git(path, "add", "train.py")
+        git(path, "commit", "-qm", "initial")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def empty_repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "empty", commit=False)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run_ledger(*args: str, cwd: Path, env: dict[str, str] | None = None,
+               input: str | None = None, timeout: float = 120) -> Result:
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "ledger.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, env=full_env, input=input,
+                          timeout=timeout)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def ledger_cli(repo: Path) -> Callable[..., Result]:
+    def call(*args: str, cwd: Path | None = None, **kw) -> Result:
+        return run_ledger(*args, cwd=cwd or repo, **kw)
+
+    return call
+
+
+def user_state(repo: Path) -> dict[str, object]:
+    """Everything of the user's that the ledger must never touch (SPEC §1)."""
+    gitdir = repo / ".git"
+    files = {}
+    for p in sorted(repo.rglob("*")):
+        if ".git" in p.relative_to(repo).parts or not p.is_file():
+            continue
+        files[str(p.relative_to(repo))] = hashlib.sha1(p.read_bytes()).hexdigest()
+    index = gitdir / "index"
+    return {
+        "HEAD": (gitdir / "HEAD").read_text(),
+        "head_commit": git(repo, "rev-parse", "--verify", "-q", "HEAD", check=False).stdout,
+        "branches": git(repo, "for-each-ref", "refs/heads").stdout,
+        "status": git(repo, "status", "--porcelain=v1", "-uall",
+                      env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}).stdout,
+        "index": (index.read_bytes(), index.stat().st_mtime_ns) if index.exists() else None,
+        "files": files,
+        "log": git(repo, "log", "--all", "--oneline", "--exclude=refs/ledger/*", "--branches",
+                   check=False).stdout,
+    }
+
+
+def ledger_state(repo: Path) -> dict[str, object]:
+    """The ledger refs and journals, byte for byte."""
+    refs = git(repo, "for-each-ref", "refs/ledger", "refs/tags").stdout
+    jdir = repo / ".git" / "ledger" / "journal"
+    journals = {p.name: p.read_bytes() for p in sorted(jdir.glob("*"))} if jdir.exists() else {}
+    return {"refs": refs, "journals": journals}
