@@ -53,8 +53,9 @@ class Ledger:
                     tags: dict[str, Any] | None, params: dict[str, Any] | None,
                     argv: list[str] | None, run_id: str | None = None,
                     ) -> tuple[RunRecord, dict[str, bytes]]:
-        experiment = names.check_experiment(experiment or os.environ.get("LEDGER_EXPERIMENT")
-                                            or names.DEFAULT_EXPERIMENT)
+        if experiment is None:
+            experiment = os.environ.get("LEDGER_EXPERIMENT") or names.DEFAULT_EXPERIMENT
+        experiment = names.check_experiment(experiment)
         checked_tags = {names.check_key(k, "tag key"): names.tag_value(v)
                         for k, v in (tags or {}).items()}
         checked_params = {names.check_key(k, "param key"): names.param_value(v)
