@@ -31,10 +31,10 @@ def format_option(fn: F) -> F:
                         default=None, help="Output format (table on a terminal, else json).")(fn)
 
 
-def open_ledger(repo: str | None) -> Any:
+def open_ledger(repo: str | None, recover: bool = True) -> Any:
     from ledger.api import Ledger
 
-    return Ledger(repo)
+    return Ledger(repo, recover=recover)
 
 
 def fmt_of(fmt: str | None) -> str:
@@ -293,7 +293,7 @@ def experiments(repo: str | None, fmt: str | None) -> None:
 @repo_option
 def recover(repo: str | None) -> None:
     """Commit the runs of processes that died (every command also does this)."""
-    for rid in open_ledger(repo).recover():
+    for rid in open_ledger(repo, recover=False).recover():
         click.echo(rid)
 
 

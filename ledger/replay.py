@@ -46,7 +46,7 @@ def replay(contents: journal.Contents) -> Replayed:
         elif op == journal.CREATE:
             created = RunRecord.from_json_dict(rec[2])
             out.record = record = merge(record, created)
-            out.files.update({k: bytes.fromhex(v) for k, v in rec[3].items()})
+            out.files.update({k: v.encode() for k, v in rec[3].items()})
         elif op == journal.PARAM:
             record.params.setdefault(rec[2], rec[3])
         elif op == journal.TAG:

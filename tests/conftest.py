@@ -101,8 +101,7 @@ def user_state(repo: Path) -> dict[str, object]:
                       env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}).stdout,
         "index": (index.read_bytes(), index.stat().st_mtime_ns) if index.exists() else None,
         "files": files,
-        "log": git(repo, "log", "--all", "--oneline", "--exclude=refs/ledger/*", "--branches",
-                   check=False).stdout,
+        "log": git(repo, "log", "--oneline", "--branches", check=False).stdout,
     }
 
 
