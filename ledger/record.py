@@ -134,7 +134,8 @@ class RunRecord:
             "deleted": self.deleted,
             "bookkeeping": {
                 "latest": {k: list(v) for k, v in self.latest.items()},
-                "clocks": {k: list(v) for k, v in self.clocks.items()},
+                # a (0, 0) clock is the same as none: the lowest, inferred changes carry it
+                "clocks": {k: list(v) for k, v in sorted(self.clocks.items()) if v != (0, 0)},
             },
         }
         text = json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
