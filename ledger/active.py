@@ -196,7 +196,6 @@ class ActiveRun:
                 end_time = time.time_ns() // 1_000_000
                 self._record.finish(status, end_time, clock)
                 self._journal.append(journal.END, status, end_time, *clock)
-            self._journal.sync()
             self._commit(end=self._owner)
             self._ended = True
             self._journal.discard()

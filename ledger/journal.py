@@ -111,9 +111,6 @@ class Journal:
         self._seq += 1
         os.write(self._fd, self._pack([self._seq, op, *fields]))
 
-    def sync(self) -> None:
-        os.fsync(self._fd)
-
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

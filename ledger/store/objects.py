@@ -6,8 +6,10 @@ hashing), so a batch of more than a few objects goes into one pack.
 
 from __future__ import annotations
 
+import atexit
 import os
 import stat
+import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -23,12 +25,27 @@ FILE_MODE = 0o100644
 _MISSING = object()
 
 
+_open_stores: weakref.WeakSet[ObjectStore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    # dulwich's pack objects complain from __del__ when the interpreter is torn down first
+    for store in list(_open_stores):
+        store.close()
+
+
 class ObjectStore:
     """A thin, caching wrapper around dulwich's disk object store."""
 
     def __init__(self, objects_dir: Path) -> None:
         self._store = DiskObjectStore(str(objects_dir))
         self._trees: dict[bytes, Tree] = {}
+        _open_stores.add(self)
+
+    def close(self) -> None:
+        self._store.close()
+        self._trees.clear()
 
     @property
     def dulwich(self) -> DiskObjectStore:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dulwich.file import FileLocked
+from dulwich.file import FileLocked, GitFile
 from dulwich.refs import DiskRefsContainer
 
 from ledger.errors import ConcurrencyError
@@ -33,11 +34,33 @@ class Refs:
         return sorted(prefix + n for n in self._refs.keys(base=prefix.rstrip(b"/")))
 
     def swap(self, name: bytes, old: bytes | None, new: bytes) -> bool:
-        """Set `name` to `new` only if it still points at `old` (None: does not exist)."""
+        """Set `name` to `new` only if it still points at `old` (None: does not exist).
+
+        The same protocol as git and dulwich (take `<ref>.lock` exclusively, re-read the ref
+        under the lock, write, rename) without the fsync: git does not fsync loose refs by
+        default either, and an fsync per commit would cost more than the commit itself.
+        """
+        refs = self._refs
+        refs._check_refname(name)
+        path = refs.refpath(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         try:
-            return bool(self._refs.set_if_equals(name, old or ZERO_SHA, new))
+            f = GitFile(path, "wb", fsync=False)
         except FileLocked:
             return False
+        try:
+            current = refs._read_loose_ref_file(name)
+            if current is None:
+                current = refs.get_packed_refs().get(name)
+            if current != old:
+                f.abort()
+                return False
+            f.write(new + b"\n")
+        except BaseException:
+            f.abort()
+            raise
+        f.close()
+        return True
 
     def delete(self, name: bytes, old: bytes) -> bool:
         try:

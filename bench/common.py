@@ -1,0 +1,72 @@
+"""Helpers shared by the benchmarks: temp git repos, timed subprocesses, the report table."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PY = sys.executable
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV.update(GIT_CONFIG_NOSYSTEM="1", MLFLOW_ALLOW_FILE_STORE="true",
+           GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
+           GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
+
+
+OUT = Path(__file__).parent / "out"  # on the checkout's file system, not a tmpfs or /tmp
+
+
+def fresh_repo(prefix: str = "bench-") -> Path:
+    OUT.mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=OUT)) / "repo"
+    path.mkdir()
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    (path / "train.py").write_text("print('train')\n")
+    subprocess.run(["git", "-C", str(path), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(path), "commit", "-qm", "init"], check=True, env=ENV)
+    return path
+
+
+def timed_process(args: list[str], cwd: Path, repeat: int) -> list[float]:
+    """Wall time of a whole process, `repeat` times."""
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(args, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def worker(code: str, cwd: Path, *args: str) -> dict:
+    """Run a measuring snippet in its own interpreter; it prints one JSON object."""
+    proc = subprocess.run([PY, "-c", code, *args], cwd=cwd, env=ENV, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def report(rows: list[tuple[str, str, str, str]]) -> None:
+    """rows: (measure, ledger, anchor, ratio)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for i, row in enumerate(rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def prime_bytecode() -> None:
+    """Compile the ledger's and its dependencies' bytecode once, as an installed package has."""
+    subprocess.run([PY, "-m", "compileall", "-q", str(Path(__file__).parent.parent / "ledger")],
+                   env=ENV, stdout=subprocess.DEVNULL)
+    subprocess.run([PY, "-c", "import ledger.cli, ledger.api, mlflow"], env=ENV,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
