@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import stat
 import weakref
 from collections.abc import Iterable, Iterator
@@ -40,6 +41,7 @@ class ObjectStore:
 
     def __init__(self, objects_dir: Path) -> None:
         self._store = DiskObjectStore(str(objects_dir))
+        self._dir = objects_dir
         self._trees: dict[bytes, Tree] = {}
         _open_stores.add(self)
 
@@ -103,10 +105,33 @@ class ObjectStore:
                 return
             fresh = {o.id: o for o, _ in missing}
         for obj in fresh.values():
-            self._store.add_object(obj)  # refreshes the mtime of an existing object
+            self._write_loose(obj)
         for obj in fresh.values():
             if isinstance(obj, Tree):
                 self._trees[obj.id] = obj
+
+    def _write_loose(self, obj: ShaFile) -> None:
+        """Write one loose object as git does: a temp file renamed into place.
+
+        Concurrent writers of the same (content-addressed) object both succeed. An existing
+        object gets a fresh mtime instead, so that `git gc` does not prune it before the ref
+        that will reach it is written.
+        """
+        hexsha = obj.id.decode()
+        folder = self._dir / hexsha[:2]
+        path = folder / hexsha[2:]
+        try:
+            os.utime(path)
+            return
+        except FileNotFoundError:
+            pass
+        data = obj.as_legacy_object(compression_level=1)
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f"tmp_obj_{os.getpid()}_{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
 
     def walk_files(self, tree_sha: bytes, prefix: str = "") -> Iterator[tuple[str, int, bytes]]:
         """Every file below a tree as (path, mode, sha), in git's order."""
