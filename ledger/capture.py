@@ -90,7 +90,9 @@ def environment() -> dict[str, Any]:
 def packages(cache_dir: Path) -> bytes:
     """The installed distributions as canonical JSON, cached per interpreter and site state."""
     stamp = [sys.executable, sys.version]
-    for entry in sys.path:
+    # sys.path[0] is the script's folder: it changes with every file written beside the
+    # script and holds no installed distributions, so it is left out of the stamp
+    for entry in sys.path[1:]:
         try:
             stamp.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
         except OSError:
