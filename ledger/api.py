@@ -270,6 +270,15 @@ class Ledger:
         live = {p.name.split(".", 1)[0] for p in journal.scan(self.journal_dir)}
         return self.store.resolve(run_id, live)
 
+    def split_runs_and_key(self, args: Sequence[str]) -> tuple[list[str], str | None]:
+        """`RUN... [KEY]`: the last argument is a metric key when it names no run."""
+        if len(args) > 1:
+            try:
+                self.resolve(args[-1])
+            except (RunNotFoundError, InvalidInputError):
+                return [self.resolve(a) for a in args[:-1]], args[-1]
+        return [self.resolve(a) for a in args], None
+
     def _live_record(self, rid: str) -> RunRecord | None:
         found: RunRecord | None = None
         for rep in replay.live(self.journal_dir, rid):
@@ -304,28 +313,22 @@ class Ledger:
         found = canonical_points(points)
         return [p for p in found if p[0] == key] if key is not None else found
 
-    def get_metric_history(self, run_id: str, key: str | None = None) -> pa.Table:
-        """The metric history of a run (one key or all) as an Arrow table:
-        `key, step, timestamp, value`, ordered by key, step, timestamp."""
-        import pyarrow as pa
+    def get_metric_history(self, run_ids: str | Sequence[str], key: str | None = None,
+                           keys: Sequence[str] | None = None) -> pa.Table:
+        """Metric history as an Arrow table: run_id, key, step, timestamp, value.
 
-        points = self.metric_points(run_id, key)
-        return pa.table({
-            "key": pa.array([p[0] for p in points], pa.string()),
-            "step": pa.array([p[1] for p in points], pa.int64()),
-            "timestamp": pa.array([p[2] for p in points], pa.int64()),
-            "value": pa.array([p[3] for p in points], pa.float64()),
-        })
+        `run_ids` is one id (or prefix) or several; `key` (or `keys`) narrows the metrics.
+        """
+        from ledger.query import history
+
+        ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
+        wanted = [key] if key is not None else (list(keys) if keys else None)
+        return history.history(self, [self.resolve(r) for r in ids], wanted)
 
     def list_runs(self, experiment: str | None = None, include_deleted: bool = False
                   ) -> list[Run]:
-        """Every committed run, newest first."""
-        root = self.store.root(self.store.head())
-        runs = [Run.of(f.record) for f in self.store.folders(root)
-                if (include_deleted or not f.record.deleted)
-                and (experiment is None or f.record.experiment == experiment)]
-        runs.sort(key=lambda r: (r.info.start_time, r.id), reverse=True)
-        return runs
+        """Every committed run (of an experiment), newest first."""
+        return self.find_runs(None, experiment, None, None, include_deleted)
 
     def search_runs(self, where: str | None = None, experiment: str | None = None,
                     order_by: Sequence[str] | None = None, max_results: int | None = None,
@@ -349,14 +352,33 @@ class Ledger:
                 out.append(Run.of(folder.record))
         return out
 
+    def reindex(self) -> int:
+        """Rebuild the Parquet snapshot of the run table from the ref; returns the run count."""
+        from ledger.query import search
+
+        manifest = search.snapshot(self).rebuild()
+        return sum(s.rows for s in manifest.segments)
+
+    def export(self, folder: str | os.PathLike[str], include_deleted: bool = False,
+               overwrite: bool = False) -> dict[str, int]:
+        """The run table and metric histories as Parquet datasets below `folder`."""
+        from ledger.query import export
+
+        return export.export(self, folder, include_deleted, overwrite)
+
     def experiments(self) -> list[dict[str, Any]]:
         """Experiment names with their run counts (deleted runs counted apart)."""
+        from ledger.query import search
+
+        runs = search.snapshot(self).table()
         counts: dict[str, dict[str, Any]] = {}
-        for run in self.list_runs(include_deleted=True):
-            entry = counts.setdefault(run.info.experiment, {
-                "name": run.info.experiment, "runs": 0, "deleted": 0, "last_start_time": 0})
-            entry["deleted" if run.info.deleted else "runs"] += 1
-            entry["last_start_time"] = max(entry["last_start_time"], run.info.start_time)
+        for name, deleted, start in zip(runs["experiment"].to_pylist(),
+                                        runs["deleted"].to_pylist(),
+                                        runs["start_time"].to_pylist()):
+            entry = counts.setdefault(name, {"name": name, "runs": 0, "deleted": 0,
+                                             "last_start_time": 0})
+            entry["deleted" if deleted else "runs"] += 1
+            entry["last_start_time"] = max(entry["last_start_time"], start)
         return sorted(counts.values(), key=lambda e: e["name"])
 
     def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:

@@ -188,13 +188,16 @@ def runs(repo: str | None, fmt: str | None, experiment: str | None, where: str |
 @cli.command()
 @repo_option
 @format_option
-@click.argument("run_id")
-@click.argument("key", required=False)
-def metrics(repo: str | None, fmt: str | None, run_id: str, key: str | None) -> None:
-    """The metric history of a run (one key or all)."""
-    points = open_ledger(repo).metric_points(run_id, key)
-    data = [{"key": k, "step": s, "timestamp": t, "value": v} for k, s, t, v in points]
-    click.echo(render.rows(data, ["key", "step", "timestamp", "value"], fmt_of(fmt)))
+@click.argument("args", nargs=-1, required=True, metavar="RUN... [KEY]")
+@click.option("--key", "-k", "keys", multiple=True, help="A metric key (repeatable).")
+def metrics(repo: str | None, fmt: str | None, args: tuple[str, ...],
+            keys: tuple[str, ...]) -> None:
+    """Metric histories of one or more runs (a last argument that is no run is a KEY)."""
+    lg = open_ledger(repo)
+    runs, key = lg.split_runs_and_key(args)
+    table = lg.get_metric_history(runs, keys=[*keys, *([key] if key else [])] or None)
+    columns = table.column_names if len(runs) > 1 else ["key", "step", "timestamp", "value"]
+    click.echo(render.rows(table.to_pylist(), columns, fmt_of(fmt)))
 
 
 @cli.command()
@@ -287,6 +290,24 @@ def experiments(repo: str | None, fmt: str | None) -> None:
     """Experiments with their run counts."""
     found = open_ledger(repo).experiments()
     click.echo(render.rows(found, ["name", "runs", "deleted", "last_start_time"], fmt_of(fmt)))
+
+
+@cli.command()
+@repo_option
+def reindex(repo: str | None) -> None:
+    """Rebuild the Parquet snapshot of the run table (normally kept current by itself)."""
+    click.echo(f"{open_ledger(repo).reindex()} runs indexed")
+
+
+@cli.command()
+@repo_option
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--all", "include_deleted", is_flag=True, help="Include deleted runs.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier export in FOLDER.")
+def export(repo: str | None, folder: str, include_deleted: bool, overwrite: bool) -> None:
+    """Write the run table and metric histories as Parquet datasets (for DuckDB, Polars…)."""
+    counts = open_ledger(repo).export(folder, include_deleted, overwrite)
+    click.echo(f"{counts['runs']} runs, {counts['metric_points']} metric points -> {folder}")
 
 
 @cli.command()

@@ -1,4 +1,4 @@
-"""search_runs: filter, sort and limit the run table."""
+"""search_runs: filter, sort and limit the run table (read from the Parquet snapshot)."""
 
 from __future__ import annotations
 
@@ -9,29 +9,42 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ledger.errors import InvalidInputError
-from ledger.query import table
+from ledger.query import filter as filters
+from ledger.query.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from ledger.api import Ledger
+
+
+def snapshot(ledger: Ledger) -> Snapshot:
+    return Snapshot(ledger.store, ledger.gitdir.ledger_dir / "index")
 
 
 def search(ledger: Ledger, where: str | None, experiment: str | None,
            order_by: Sequence[str] | None, max_results: int | None,
            include_deleted: bool) -> pa.Table:
     if max_results is not None and max_results < 0:
-        raise InvalidInputError(f"max_results must be positive, not {max_results}")
-    root = ledger.store.root(ledger.store.head())
-    records = [f.record for f in ledger.store.folders(root)
-               if (include_deleted or not f.record.deleted)
-               and (experiment is None or f.record.experiment == experiment)]
-    result = table.build(records)
-    if where:
-        raise InvalidInputError("search filters are not supported yet")
-    if order_by:
-        raise InvalidInputError("custom sort keys are not supported yet")
-    indices = pc.sort_indices(result, sort_keys=[("start_time", "descending"),
-                                                 ("run_id", "ascending")])
-    result = result.take(indices)
+        raise InvalidInputError(f"max_results must be 0 or more, not {max_results}")
+    node = filters.parse_filter(where)  # a malformed filter fails before any reading
+    keys = filters.parse_order_by(list(order_by or []))
+    result = snapshot(ledger).table()
+    if not include_deleted:
+        result = result.filter(pc.invert(result["deleted"]))
+    if experiment is not None:
+        result = result.filter(pc.equal(result["experiment"], experiment))
+    expression = filters.to_expression(node, result.schema) if node is not None else None
+    if expression is not None:
+        result = result.filter(expression)
+    result = filters.sort_table(result, keys)
     if max_results is not None:
         result = result.slice(0, max_results)
-    return result.drop_columns(["deleted"]) if not include_deleted else result
+    result = drop_empty_columns(result)
+    return result if include_deleted else result.drop_columns(["deleted"])
+
+
+def drop_empty_columns(data: pa.Table) -> pa.Table:
+    """Keys no selected run has are left out, as MLflow's search_runs does."""
+    empty = [name for name in data.column_names
+             if name.startswith(("params.", "metrics.", "tags."))
+             and data[name].null_count == data.num_rows]
+    return data.drop_columns(empty) if empty else data

@@ -1,0 +1,213 @@
+"""The run table as Parquet segments: a derived cache under `.git/ledger/index/`.
+
+The cache is keyed by the commit of `refs/ledger/runs` it reflects. A reader that finds the
+ref moved brings it up to date from the tree diff (only run folders whose tree id changed are
+read, so the cost follows the change, not the history) and appends one segment; segments are
+merged LSM-style when a newer one grows close to the size of the one before it, so the count
+stays logarithmic and no write rewrites the whole table. Commits do not touch the cache (the
+write path stays light); merges and pulls are just other ways for the ref to move.
+
+Within the segments a run may appear several times; the newest segment wins. A missing or
+damaged cache is rebuilt from the ref, never an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ledger.query import table
+from ledger.runstore import RunStore
+from ledger.store.objects import ObjectStore
+
+MANIFEST = "manifest.json"
+MAX_SEGMENTS = 12
+ORPHAN_AGE = 600  # seconds before an unreferenced segment file is removed
+
+_memo: dict[tuple[str, str], pa.Table] = {}
+
+
+@dataclass
+class Segment:
+    file: str
+    rows: int
+
+
+@dataclass
+class Manifest:
+    commit: str | None
+    segments: list[Segment]
+
+    def to_json(self) -> str:
+        return json.dumps({"version": 1, "commit": self.commit,
+                           "segments": [{"file": s.file, "rows": s.rows} for s in self.segments]})
+
+    @classmethod
+    def parse(cls, text: str) -> Manifest:
+        doc = json.loads(text)
+        if doc.get("version") != 1:
+            raise ValueError("unknown manifest version")
+        return cls(doc["commit"], [Segment(s["file"], int(s["rows"])) for s in doc["segments"]])
+
+
+class Snapshot:
+    """The run table of one repository, kept current with `refs/ledger/runs`."""
+
+    def __init__(self, store: RunStore, folder: Path) -> None:
+        self.store = store
+        self.folder = folder
+
+    def table(self) -> pa.Table:
+        """Every run (deleted ones included, with a `deleted` column), current to the ref."""
+        head = self.store.head()
+        key = (str(self.folder), head.decode() if head else "")
+        if key in _memo:
+            return _memo[key]
+        manifest = self.refresh(head)
+        result = self._read(manifest)
+        _memo.clear()
+        _memo[key] = result
+        return result
+
+    def refresh(self, head: bytes | None = None) -> Manifest:
+        """Bring the cache up to `head` (default: the ref now) and return its manifest."""
+        head = self.store.head() if head is None else head
+        current = self._load()
+        target = head.decode() if head else None
+        if current is not None and current.commit == target:
+            return current
+        if current is None or current.commit is None or not self._has_commit(current.commit):
+            manifest = self.rebuild(head)
+            return manifest
+        old_root = self.store.root(current.commit.encode())
+        new_root = self.store.root(head)
+        changed = sorted(changed_runs(self.store.objects, old_root, new_root))
+        segments = list(current.segments)
+        if changed:
+            records = [f.record for f in (self.store.load(new_root, r) for r in changed) if f]
+            segments.append(self._write(table.build(records)))
+        manifest = Manifest(target, self._compact(segments))
+        self._save(manifest)
+        return manifest
+
+    def rebuild(self, head: bytes | None = None) -> Manifest:
+        """Build the cache from scratch from the ref (`ledger reindex`)."""
+        head = self.store.head() if head is None else head
+        root = self.store.root(head)
+        records = [f.record for f in self.store.folders(root)]
+        segments = [self._write(table.build(records))] if records else []
+        manifest = Manifest(head.decode() if head else None, segments)
+        self._save(manifest)
+        return manifest
+
+    # -- segments -----------------------------------------------------------------------------
+    def _write(self, data: pa.Table) -> Segment:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"seg-{time.time_ns():x}-{secrets.token_hex(4)}.parquet"
+        tmp = self.folder / f".{name}.tmp"
+        pq.write_table(data, tmp, compression="zstd", row_group_size=64 * 1024)
+        os.replace(tmp, self.folder / name)
+        return Segment(name, data.num_rows)
+
+    def _compact(self, segments: list[Segment]) -> list[Segment]:
+        """Merge the newest segments while one is at least half the size of the one before,
+        or while there are too many (size-tiered, like an LSM tree)."""
+        segments = list(segments)
+        while len(segments) > 1 and (segments[-1].rows * 2 >= segments[-2].rows
+                                     or len(segments) > MAX_SEGMENTS):
+            merged = latest_rows([self._read_segment(s) for s in segments[-2:]])
+            segments[-2:] = [self._write(merged)]
+        return segments
+
+    def _read_segment(self, segment: Segment) -> pa.Table:
+        return pq.read_table(self.folder / segment.file)
+
+    def _read(self, manifest: Manifest) -> pa.Table:
+        try:
+            parts = [self._read_segment(s) for s in manifest.segments]
+        except (OSError, pa.ArrowException):
+            parts = [self._read_segment(s) for s in self.rebuild().segments]
+        return canonical(latest_rows(parts))
+
+    # -- manifest -----------------------------------------------------------------------------
+    def _load(self) -> Manifest | None:
+        try:
+            manifest = Manifest.parse((self.folder / MANIFEST).read_text())
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not all((self.folder / s.file).is_file() for s in manifest.segments):
+            return None
+        return manifest
+
+    def _save(self, manifest: Manifest) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{MANIFEST}.{os.getpid()}.{secrets.token_hex(3)}"
+        tmp.write_text(manifest.to_json())
+        os.replace(tmp, self.folder / MANIFEST)
+        self._sweep(manifest)
+
+    def _sweep(self, manifest: Manifest) -> None:
+        keep = {s.file for s in manifest.segments}
+        now = time.time()
+        for path in self.folder.glob("seg-*.parquet"):
+            try:
+                if path.name not in keep and now - path.stat().st_mtime > ORPHAN_AGE:
+                    path.unlink()
+            except OSError:
+                pass
+
+    def _has_commit(self, hexsha: str) -> bool:
+        return hexsha.encode() in self.store.objects
+
+
+def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes | None
+                 ) -> Iterator[str]:
+    """Ids of runs whose folder differs between two ledger trees (new or changed)."""
+    old = objects.lookup(old_root, "runs") if old_root else None
+    new = objects.lookup(new_root, "runs") if new_root else None
+    if new is None or (old is not None and old[1] == new[1]):
+        return
+    old_fans = {e.path: e.sha for e in objects.tree(old[1]).iteritems()} if old else {}
+    for fan in objects.tree(new[1]).iteritems():
+        if not stat.S_ISDIR(fan.mode) or old_fans.get(fan.path) == fan.sha:
+            continue
+        before = fan.path in old_fans
+        old_runs = ({e.path: e.sha for e in objects.tree(old_fans[fan.path]).iteritems()}
+                    if before else {})
+        for run in objects.tree(fan.sha).iteritems():
+            if old_runs.get(run.path) != run.sha:
+                yield run.path.decode()
+
+
+def latest_rows(parts: list[pa.Table]) -> pa.Table:
+    """Concatenate segments (oldest first), keeping the newest row of each run."""
+    parts = [p for p in parts if p.num_rows]
+    if not parts:
+        return table.build([])
+    if len(parts) == 1:
+        return parts[0]
+    merged = pa.concat_tables(parts, promote_options="permissive")
+    position = pa.array(range(merged.num_rows), pa.int64())
+    merged = merged.append_column("_pos", position)
+    last = merged.group_by("run_id").aggregate([("_pos", "max")])
+    keep = pc.is_in(merged["_pos"], value_set=last["_pos_max"])
+    return merged.filter(keep).drop_columns(["_pos"])
+
+
+def canonical(data: pa.Table) -> pa.Table:
+    """Info columns first, then params.*, metrics.*, tags.* each sorted by key."""
+    info = [name for name, _ in table.INFO_COLUMNS]
+    rest = sorted((c for c in data.column_names if c not in info),
+                  key=lambda c: (("params.", "metrics.", "tags.").index(c.split(".", 1)[0] + ".")
+                                 if c.split(".", 1)[0] in ("params", "metrics", "tags") else 3, c))
+    return data.select([c for c in info if c in data.column_names] + rest)
