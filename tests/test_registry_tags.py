@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,6 +27,7 @@ from ledger.registry.tags import (
     version_tag,
 )
 
+gto_tag: Any
 try:
     import gto.tag as gto_tag
 except ImportError:  # the parity test needs gto (pip install gto)

@@ -79,7 +79,23 @@ def create_tag(
                 f"could not sign tag {name}: {err} (check gpg.format and user.signingkey)"
             )
         raise RegistryError(f"could not create tag {name}: {err}")
-    return run_git(repo, ["rev-parse", ref]).stdout.decode().strip()
+    obj = run_git(repo, ["rev-parse", ref]).stdout.decode().strip()
+    if sign:
+        _require_signature(repo, name, obj, first_line(proc.stderr))
+    return obj
+
+
+def _require_signature(repo: RepoLike, name: str, obj: str, stderr: str) -> None:
+    # git 2.39 with gpg.format=ssh and an unusable user.signingkey prints ssh-keygen's error,
+    # exits 0 and leaves an unsigned tag: never keep such a tag.
+    raw = run_git(repo, ["cat-file", "tag", obj]).stdout.decode("utf-8", "replace")
+    if split_signature(raw.partition("\n\n")[2])[1]:
+        return
+    run_git(repo, ["update-ref", "-d", f"refs/tags/{name}", obj], check=False)
+    raise SignatureError(
+        f"could not sign tag {name}: {stderr or 'git wrote no signature'} "
+        "(check gpg.format and user.signingkey)"
+    )
 
 
 def _refuse_existing(repo: RepoLike, name: str) -> None:
