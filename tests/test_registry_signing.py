@@ -232,3 +232,24 @@ def test_openpgp_key_without_trust_fails(repo: Path, gnupg: Path) -> None:
     assert not result.ok and "untrusted" in result.reason, result.reason
     # with the bar lowered, git's default, the same tag passes: the trust level is explicit
     assert only(verify_tags(repo, ["iris#production#1"], min_trust="undefined")).ok
+
+
+def test_verify_registry_checks_every_assignment(signed_repo: tuple[Path, Path]) -> None:
+    from ledger.registry.signing import verify_registry
+
+    repo, allowed = signed_repo
+    c1 = git(repo, "rev-parse", "iris@v1.0.0^{commit}")
+    assign(repo, "iris", "production", c1, 2)  # unsigned
+    git(repo, "tag", "iris#dev#3", c1)  # lightweight
+    results = verify_registry(repo, allowed)
+    assert [(r.tag, r.ok) for r in results] == [
+        ("iris#dev#3", False),
+        ("iris#production#2", False),
+        ("iris#staging#1", True),
+    ]
+    everything = verify_registry(repo, allowed, all_tags=True)
+    assert [r.tag for r in everything if not r.ok] == [
+        "iris#dev#3",
+        "iris#production#2",
+        "iris@v1.0.0",
+    ]

@@ -33,7 +33,8 @@ from pathlib import Path
 from ledger.errors import RegistryError, RegistryLookupError, SignatureError, TagExistsError
 from ledger.registry import sshsig
 from ledger.registry._git import RepoLike, first_line, run_git
-from ledger.registry.tagrefs import split_signature
+from ledger.registry.tagrefs import read_tag_records, split_signature
+from ledger.registry.tags import TagKind
 
 _GOOD_SSH = re.compile(r'Good "git" signature for (?P<who>.+?) with (?P<type>\S+) key (?P<fp>\S+)')
 _ANY_SSH = re.compile(r'Good "git" signature with (?P<type>\S+) key (?P<fp>\S+)')
@@ -178,6 +179,31 @@ def verify_tags(
     ]
 
 
+def verify_registry(
+    repo: RepoLike,
+    allowed_signers: str | os.PathLike[str] | None = None,
+    *,
+    all_tags: bool = False,
+    revocation_file: str | os.PathLike[str] | None = None,
+    openpgp_fingerprints: Collection[str] | None = None,
+    min_trust: str = "fully",
+) -> list[VerifyResult]:
+    """Verify every stage (un)assignment tag, or with ``all_tags`` every registry tag.
+
+    Lightweight tags with registry names are included, so that they fail by name.
+    """
+    kinds = {TagKind.ASSIGN, TagKind.UNASSIGN}
+    names = sorted(r.name for r in read_tag_records(repo) if all_tags or r.parsed.kind in kinds)
+    return verify_tags(
+        repo,
+        names,
+        allowed_signers,
+        revocation_file=revocation_file,
+        openpgp_fingerprints=openpgp_fingerprints,
+        min_trust=min_trust,
+    )
+
+
 def _read_tag_objects(repo: RepoLike, names: list[str]) -> dict[str, _TagObject | None]:
     """The tag objects behind ``refs/tags/<name>``, in one ``git cat-file --batch``."""
     usable = [n for n in names if n and "\n" not in n]
@@ -187,11 +213,12 @@ def _read_tag_objects(repo: RepoLike, names: list[str]) -> dict[str, _TagObject 
     pos = 0
     for name in usable:
         eol = out.index(b"\n", pos)
-        header = out[pos:eol].decode("utf-8", "surrogateescape").split(" ")
+        line = out[pos:eol].decode("utf-8", "surrogateescape")
         pos = eol + 1
-        if len(header) != 3:  # "<name> missing" or "ambiguous"
+        if line.endswith((" missing", " ambiguous")):
             continue
-        sha, objtype, size = header[0], header[1], int(header[2])
+        sha, objtype, size_text = line.split(" ")
+        size = int(size_text)
         body = out[pos : pos + size]
         pos += size + 1
         found[name] = _parse_tag_object(sha, body) if objtype == "tag" else None

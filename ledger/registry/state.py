@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from ledger.errors import RegistryLookupError
 from ledger.registry._git import RepoLike
+from ledger.registry.message import parse_version_message
 from ledger.registry.tagrefs import TagRecord, read_tag_records
 from ledger.registry.tags import BumpPart, SemVer, TagKind, bump, parse_ref, parse_version
 
@@ -48,11 +49,7 @@ def _after(a: TagRecord, b: TagRecord) -> bool:
 
 def run_id_of(message: str) -> str | None:
     """The run id recorded in a version tag message, on a line ``run: <id>``."""
-    for line in message.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip().lower() == "run" and value.strip():
-            return value.strip()
-    return None
+    return parse_version_message(message).run_id
 
 
 @dataclass(frozen=True)
