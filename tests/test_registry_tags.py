@@ -282,3 +282,19 @@ def test_same_verdict_as_gto(text: str) -> None:
 def test_check_name_message() -> None:
     with pytest.raises(RegistryNameError, match="invalid stage name 'Prod'"):
         check_name("Prod", "stage name")
+
+
+def test_split_signature_like_git() -> None:
+    from ledger.registry.tagrefs import split_signature
+
+    sig = "-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n"
+    assert split_signature("msg\n" + sig) == ("msg\n", sig, "ssh")
+    assert split_signature("msg\r-----BEGIN PGP SIGNATURE-----\n") == (
+        "msg\r-----BEGIN PGP SIGNATURE-----\n",
+        "",
+        None,
+    )
+    pgp = "-----BEGIN PGP SIGNATURE-----\nx\n-----END PGP SIGNATURE-----\n"
+    quoted = "see:\n" + pgp + "\n"  # the last marker line starts the signature
+    assert split_signature(quoted + pgp)[1] == pgp
+    assert split_signature("no signature") == ("no signature", "", None)

@@ -25,6 +25,7 @@ _FIELDS = (
     "%(taggername)",
     "%(taggeremail)",
     "%(taggerdate:raw)",
+    "%(contents:signature)",  # ASCII armor: never holds a NUL, so it is safe as a field
     "%(contents:size)",
 )
 _FORMAT = "%00".join(_FIELDS) + "%00%(contents)"
@@ -72,11 +73,12 @@ def split_signature(contents: str) -> tuple[str, str, str | None]:
     if "-----BEGIN " not in contents:
         return contents, "", None
     start, kind, offset = -1, None, 0
-    for line in contents.splitlines(keepends=True):
+    while offset < len(contents):  # lines end at "\n" only, as in git
         for marker, fmt in _SIGNATURE_STARTS.items():
-            if line.startswith(marker):
+            if contents.startswith(marker, offset):
                 start, kind = offset, fmt
-        offset += len(line)
+        eol = contents.find("\n", offset)
+        offset = len(contents) if eol < 0 else eol + 1
     if start < 0:
         return contents, "", None
     return contents[:start], contents[start:], kind
@@ -108,7 +110,7 @@ def parse_for_each_ref(out: bytes) -> list[TagRecord]:
 
 
 def _record(fields: list[str], contents: bytes) -> TagRecord | None:
-    refname, objtype, obj, peeled, header, tname, temail, tdate, _ = fields
+    refname, objtype, obj, peeled, header, tname, temail, tdate, armor, _ = fields
     parsed = parse_tag(refname[len(_PREFIX) :]) if refname.startswith(_PREFIX) else None
     if parsed is None:
         return None
@@ -116,6 +118,8 @@ def _record(fields: list[str], contents: bytes) -> TagRecord | None:
     annotated = objtype == "tag"
     stamp, _, tz = tdate.partition(" ")
     message, signature, fmt = split_signature(contents.decode("utf-8", "replace"))
+    if armor and not signature:  # a git that leaves the signature out of %(contents)
+        signature, fmt = armor, split_signature(armor)[2]
     return TagRecord(
         name=name,
         parsed=parsed,
