@@ -19,7 +19,10 @@ def test_register_numbers_versions_and_records_the_run(repo: Path) -> None:
     assert ops.register(repo, "iris", "HEAD", info=info) == "iris@v0.0.1"
     assert ops.register(repo, "iris", commit(repo), bump="minor") == "iris@v0.1.0"
     assert ops.register(repo, "iris", commit(repo)) == "iris@v0.1.1"
-    assert ops.register(repo, "iris", commit(repo), version="v2.0.0") == "iris@v2.0.0"
+    assert ops.register(repo, "iris", commit(repo), version="v2.0.0", message="Big one") == (
+        "iris@v2.0.0"
+    )
+    assert git(repo, "tag", "-l", "--format=%(contents:subject)", "iris@v2.0.0") == "Big one"
     shown = git(repo, "tag", "-l", "--format=%(contents)", "iris@v0.0.1")
     assert "run: 0193ab" in shown and "metrics.acc: 0.92" in shown
     assert load_state(repo).version("iris", "v0.0.1").run_id == "0193ab"  # type: ignore[union-attr]

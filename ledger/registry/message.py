@@ -40,9 +40,11 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def format_version_message(model: str, version: str, info: VersionInfo) -> str:
-    """The message for ``NAME@vX.Y.Z``."""
-    lines = [f"Registering model {model} version {version}", ""]
+def format_version_message(
+    model: str, version: str, info: VersionInfo, subject: str | None = None
+) -> str:
+    """The message for ``NAME@vX.Y.Z``; ``subject`` (e.g. the user's ``-m``) leads it."""
+    lines = [subject.strip() if subject else f"Registering model {model} version {version}", ""]
     for key, value in (
         ("run", info.run_id),
         ("source", info.source_commit),

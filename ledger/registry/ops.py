@@ -46,7 +46,8 @@ def register(
     """Tag ``commit`` (which holds the model package) as a new version of ``model``.
 
     The version is ``version``, or the ``bump`` (default patch) of the highest one so far, or
-    v0.0.1 for the first. ``message`` defaults to :func:`format_version_message` of ``info``.
+    v0.0.1 for the first. The tag message is :func:`format_version_message` of ``info``, with
+    ``message`` (the user's ``-m``) as its first paragraph when given.
     """
     check_name(model)
     if version is not None and bump is not None:
@@ -59,7 +60,7 @@ def register(
     taken = [x for x in _versions(state, model) if x.commit == sha and not x.deregistered]
     if taken:
         raise RegistryError(f"commit {sha[:12]} is already {model}@{taken[0].version}")
-    text = message or format_version_message(model, str(v), info or VersionInfo())
+    text = format_version_message(model, str(v), info or VersionInfo(), message)
     name = version_tag(model, v)
     create_tag(repo, name, sha, text, sign=sign)
     return name
