@@ -52,3 +52,23 @@ class SignatureError(RegistryError):
 
 class SyncError(LedgerError):
     """Sharing with a remote failed (unreachable, rejected after retries, ...)."""
+
+
+class RegistryNameError(RegistryError, InvalidInputError):
+    """A model name, stage name, version or registry reference is malformed."""
+
+
+class RegistryLookupError(RegistryError, LookupError):
+    """A model, version or stage that was asked for is not in the registry."""
+
+
+class TagExistsError(RegistryError):
+    """A tag with that name exists already; registry tags are never overwritten."""
+
+
+class DesiredStateError(RegistryError):
+    """`ledger.toml` is unreadable or does not match its schema (see ``problems``)."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
