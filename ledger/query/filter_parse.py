@@ -21,12 +21,22 @@ dots (``tags.mlflow.runName``). Values are numbers (metrics, ``start_time``, ``e
 strings in single or double quotes (everything else); a quote inside a string is doubled
 (``'it''s'``). Keywords are case-insensitive.
 
-Extensions over MLflow (each a superset: a filter MLflow rejects may pass here, never the reverse):
-``OR``/``NOT``/parentheses; ``IN``/``NOT IN`` for params, tags and every string attribute (MLflow:
-``run_id`` only) with lists in either quote style (MLflow: single quotes only); ``NOT LIKE``,
-``NOT ILIKE``; ``IS NULL``/``IS NOT NULL`` on any key (MLflow has them for experiment tags only);
-the attributes ``name``, ``user``, ``experiment`` and ``source.commit``; ``+`` in exponents.
-Not supported: ``datasets.*`` and ``attributes.artifact_uri`` (the run table has no such columns).
+Extensions over MLflow (a filter MLflow rejects may pass here): ``OR``/``NOT``/parentheses;
+``IN``/``NOT IN`` for params, tags and every string attribute (MLflow: ``run_id``, in some
+versions ``run_name``) with lists in either quote style (MLflow: single quotes) and an optional
+trailing comma; ``NOT LIKE``/``NOT ILIKE``; ``IS NULL``/``IS NOT NULL`` on any key (MLflow has
+them for experiment tags, not runs); the attributes ``name``, ``user``, ``experiment`` and
+``source.commit``; unquoted names starting with a digit after the prefix (``metrics.1st``);
+``+`` in exponents.
+
+Where MLflow accepts a filter that means something else here, or that we reject:
+
+* ``'it''s'``: a doubled quote is one quote here; MLflow keeps both (it only strips the outer
+  quotes), and it lets a backslash protect a quote (``'a\\'b'``), which is no escape here.
+* ``run_id IN (...)``: MLflow silently drops ids that are not all lower case (a MySQL guard);
+  here ids compare exactly.
+* ``datasets.*`` and ``attributes.artifact_uri`` are errors: the run table has no such columns,
+  and an error says so where an always-empty result would not.
 """
 
 from __future__ import annotations
@@ -181,24 +191,23 @@ class _Lexer:
                     raise self.error(i, "unexpected '!' (use '!=' or NOT)")
                 out.append(_Token("op", i, op))
                 i += len(op)
-            elif c == "'":
+            elif c in "'\"`":
                 value, end = self.quoted(i)
-                out.append(_Token("string", i, text[i:end], value=value, quote=c))
-                i = end
-            elif c in '"`' and not text.startswith(".", self.quoted(i)[1]):
-                value, end = self.quoted(i)
-                if c == "`":
-                    out.append(_Token("name", i, text[i:end], segments=((value, True),)))
-                else:
-                    out.append(_Token("string", i, text[i:end], value=value, quote=c))
-                i = end
+                if c != "'" and text.startswith(".", end):  # a quoted first segment: `tags`.x
+                    token = self.name(i)
+                elif c == "`":  # backticks quote names only
+                    token = _Token("name", i, text[i:end], segments=((value, True),))
+                else:  # "x" is a string, or a name where the parser expects one (MLflow too)
+                    token = _Token("string", i, text[i:end], value=value, quote=c)
+                out.append(token)
+                i = token.pos + len(token.text)
             elif m := _NUMBER.match(text, i):
                 end = m.end()
                 if end < len(text) and (text[end] == "." or _SEGMENT.match(text, end)):
                     raise self.error(i, f"invalid number starting {text[i : end + 1]!r}")
                 out.append(_Token("number", i, m.group()))
                 i = end
-            elif c in '"`' or _FIRST_SEGMENT.match(text, i):
+            elif _FIRST_SEGMENT.match(text, i):
                 token = self.name(i)
                 out.append(token)
                 i = token.pos + len(token.text)
