@@ -54,22 +54,19 @@ def _has_dotdot(path: str) -> bool:
     return any(part in (".", "..") for part in path.split("/"))
 
 
-def param_value(value: object) -> str:
+def _bounded(value: object, limit: int, what: str) -> str:
     text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_PARAM_VALUE:
-        raise InvalidInputError(
-            f"param value too long: {len(text)} characters (at most {MAX_PARAM_VALUE})"
-        )
+    if len(text) > limit:
+        raise InvalidInputError(f"{what} too long: {len(text)} characters (at most {limit})")
     return text
+
+
+def param_value(value: object) -> str:
+    return _bounded(value, MAX_PARAM_VALUE, "param value")
 
 
 def tag_value(value: object) -> str:
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_TAG_VALUE:
-        raise InvalidInputError(
-            f"tag value too long: {len(text)} characters (at most {MAX_TAG_VALUE})"
-        )
-    return text
+    return _bounded(value, MAX_TAG_VALUE, "tag value")
 
 
 def metric_value(key: str, value: object) -> float:

@@ -116,22 +116,9 @@ class RunRecord:
     def to_json(self) -> bytes:
         """Canonical run.json: sorted keys, no NaN literals, one trailing newline."""
         doc: dict[str, Any] = {
+            **self.public(),
             "format": FORMAT,
-            "id": self.id,
-            "experiment": self.experiment,
-            "name": self.name,
-            "status": self.status,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "user": self.user,
-            "params": self.params,
-            "metrics": {k: float_to_json(v) for k, v in self.metrics.items()},
-            "tags": self.tags,
-            "source": self.source,
             "environment": self.environment,
-            "inputs": self.inputs,
-            "artifacts": self.artifacts,
-            "deleted": self.deleted,
             "bookkeeping": {
                 "latest": {k: list(v) for k, v in self.latest.items()},
                 # a (0, 0) clock is the same as none: the lowest, inferred changes carry it
