@@ -323,6 +323,31 @@ def test_null_nan_and_like_semantics(where: str, expected: set[str]) -> None:
     assert selected(SEM, where) == expected
 
 
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("%\\", {"a", "b"}),  # ends with a backslash (pyarrow's match_like misses these)
+        ("_\\", {"a"}),
+        ("%\\\\", {"b"}),
+        ("x\\%", {"a", "b"}),
+        ("(a+b)*[c]?^$|{2}.", {"c"}),  # regex syntax is literal
+        ("(a_b)*%", {"c"}),
+        ("%{_}.", {"c"}),
+        ("%.", {"c"}),
+        (".%", set()),
+    ],
+)
+def test_like_special_characters(pattern: str, expected: set[str]) -> None:
+    rows: list[dict[str, Any]] = [
+        {"run_id": "a", "params.p": "x\\"},
+        {"run_id": "b", "params.p": "x\\\\"},
+        {"run_id": "c", "params.p": "(a+b)*[c]?^$|{2}."},
+    ]
+    table = make_table(rows)
+    assert selected(table, f"params.p LIKE '{pattern}'") == expected
+    assert selected(table, f"params.p ILIKE '{pattern.upper()}'") == expected
+
+
 def test_unusual_column_types() -> None:
     rows: list[dict[str, Any]] = [
         {"run_id": "a", "params.p": "x", "params.n": None},

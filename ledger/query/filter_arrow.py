@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import string
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -74,9 +75,19 @@ def _operand(field: Field, schema: pa.Schema) -> pc.Expression | None:
     return expr
 
 
-def _like_pattern(pattern: str) -> str:
-    # Arrow's match_like treats a backslash as an escape; ours has none, so double it.
-    return pattern.replace("\\", "\\\\")
+def _like_regex(pattern: str) -> str:
+    """A LIKE pattern as an anchored RE2 regex: % is .*, _ is ., all else literal.
+
+    Not pc.match_like: it reads a backslash as an escape, and its shortcut for '%suffix'
+    patterns misses a suffix written with one (pyarrow 14 to 26 at least).
+    """
+    parts = [".*" if ch == "%" else "." if ch == "_" else _literal(ch) for ch in pattern]
+    return "(?s)\\A" + "".join(parts) + "\\z"
+
+
+def _literal(ch: str) -> str:
+    # RE2 reads a backslash before any ASCII punctuation as that character itself.
+    return "\\" + ch if ch in string.punctuation else ch
 
 
 def _comparison(node: Comparison, schema: pa.Schema) -> pc.Expression:
@@ -101,7 +112,7 @@ def _comparison(node: Comparison, schema: pa.Schema) -> pc.Expression:
     if op.endswith("LIKE"):
         assert isinstance(value, str)
         ignore_case = op.endswith("ILIKE")
-        like = pc.match_like(column, pattern=_like_pattern(value), ignore_case=ignore_case)
+        like = pc.match_substring_regex(column, pattern=_like_regex(value), ignore_case=ignore_case)
         return ~like if op.startswith("NOT") else like
     assert isinstance(value, tuple) and op in ("IN", "NOT IN")
     # is_in() says false for a null input; Kleene logic wants unknown there.
