@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import PY, fresh_repo, median, prime_bytecode, report, timed_process, worker  # noqa: E402
+from common import PY, fresh_repo, median, prime_bytecode, report, timed_process, worker
 
 FILL_LEDGER = """
 import json, sys, time
@@ -29,8 +29,9 @@ while done < n:
     group = []
     for _ in range(min(1000, n - done)):
         r = done + len(group)
-        rec, files = lg._new_record(f"exp{r % 5}", f"run-{r}", {"a": "x", "b": str(r % 7), "c": "z"},
-                                    {f"p{i}": (i * r) % 11 for i in range(20)}, ["bench"])
+        tags = {"a": "x", "b": str(r % 7), "c": "z"}
+        params = {f"p{i}": (i * r) % 11 for i in range(20)}
+        rec, files = lg._new_record(f"exp{r % 5}", f"run-{r}", tags, params, ["bench"])
         rec.finish("FINISHED", rec.start_time + 1, (rec.start_time, 1))
         points = [(f"m{m}", s, rec.start_time, ((r * 7919 + m) % 1000) / 1000 / (s + 1))
                   for s in range(10) for m in range(5)]

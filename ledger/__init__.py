@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError as LedgerError
 
 __version__ = "0.1.0"
 
-_FLUENT = {
+_FLUENT = (
     "start_run", "end_run", "active_run", "log_param", "log_params", "log_metric",
     "log_metrics", "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts",
     "log_text", "log_dict", "log_input", "flush", "get_run", "get_metric_history",
     "search_runs",
-}
-__all__ = sorted(_FLUENT | {"Ledger", "LedgerError", "Run", "ActiveRun", "__version__"})
+)
+__all__ = [*_FLUENT, "ActiveRun", "Ledger", "LedgerError", "Run", "__version__"]  # noqa: PLE0604
 
 
 def __getattr__(name: str) -> Any:

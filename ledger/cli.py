@@ -7,7 +7,6 @@ need them, so that `ledger log` starts fast.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from collections.abc import Callable

@@ -134,7 +134,8 @@ def check_status(status: str) -> str:
 
 def check_experiment(name: object) -> str:
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_EXPERIMENT:
-        raise InvalidInputError(f"invalid experiment name {name!r}: 1 to {MAX_EXPERIMENT} characters")
+        raise InvalidInputError(
+            f"invalid experiment name {name!r}: 1 to {MAX_EXPERIMENT} characters")
     if any(ord(c) < 32 for c in name):
         raise InvalidInputError(f"invalid experiment name {name!r}: control characters")
     return name
@@ -183,7 +184,8 @@ def check_run_prefix(prefix: object) -> str:
         prefix = prefix.strip().lower()
     if not isinstance(prefix, str) or not RUN_PREFIX_RE.match(prefix):
         raise InvalidInputError(
-            f"invalid run id {prefix!r}: give the id or a unique prefix of at least 4 hex characters"
+            f"invalid run id {prefix!r}: give the id or a unique prefix of at least "
+            "4 hex characters"
         )
     return prefix
 

@@ -216,9 +216,9 @@ def merge(a: RunRecord, b: RunRecord) -> RunRecord:
     for entry in (*a.inputs, *b.inputs):
         out.add_input(entry)
     for r in (a, b):
-        for key, value in r.metrics.items():
-            step, ts = r.latest.get(key, (0, 0))
-            out.add_points([(key, step, ts, value)])
+        for mkey, mvalue in r.metrics.items():
+            step, ts = r.latest.get(mkey, (0, 0))
+            out.add_points([(mkey, step, ts, mvalue)])
     arts = {e["path"]: e for e in b.artifacts}
     for e in a.artifacts:
         other_e = arts.get(e["path"])

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pyarrow.dataset as ds
-
 from conftest import run_ledger
 
 from ledger.api import Ledger
