@@ -149,17 +149,18 @@ class _Session:
     def pull(self) -> None:
         advertised = self.advertised()
         theirs = advertised.get(RUNS)
-        specs = []
-        stale = theirs is None or theirs not in self.store.objects \
-            or self.store.refs.get(self.tracking.encode()) != theirs
-        if stale and any(n.startswith(LEDGER_REFS) and not n.startswith(REMOTES_REFS)
-                         for n in advertised):
-            specs += self.ledger_refspecs()
+        has_ledger = any(n.startswith(LEDGER_REFS) and not n.startswith(REMOTES_REFS)
+                         for n in advertised)
+        fetch_runs = has_ledger and (
+            theirs is None or theirs not in self.store.objects
+            or self.store.refs.get(self.tracking.encode()) != theirs)
         tags = tagsync.plan(self.local_tags(), advertised, self.wanted)
-        specs += tagsync.refspecs(tags.missing_here)
-        self.git.fetch(self.remote, specs)
+        specs = self.ledger_refspecs() if fetch_runs else []
+        self.git.fetch(self.remote, specs + tagsync.refspecs(tags.missing_here))
         self.result.tags_fetched = tags.missing_here
         self._note_conflicts(tags.conflicts)
+        if fetch_runs and theirs is not None:  # the remote may have moved since it advertised
+            theirs = self.store.refs.get(self.tracking.encode()) or theirs
         self.result.pulled = "up to date" if theirs is not None else "nothing to pull"
         if theirs is not None:
             self._merge(theirs)

@@ -19,6 +19,7 @@ RUNS = "refs/ledger/runs"
 
 
 def bare_remote(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     git(path.parent, "init", "-q", "--bare", str(path))
     return path
 
