@@ -84,7 +84,8 @@ class Git:
         try:
             proc = subprocess.run(["git", "-C", str(self.cwd), *args], input=input,
                                   stdin=None if input is not None else subprocess.DEVNULL,
-                                  capture_output=True, env=self.env(), timeout=self.timeout)
+                                  capture_output=True, env=self.env(), timeout=self.timeout,
+                                  check=False)
         except subprocess.TimeoutExpired:
             raise SyncError(f"{what}: no answer within {self.timeout:g} s "
                             f"(set {TIMEOUT_ENV} to wait longer); the local ledger is intact") from None

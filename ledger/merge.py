@@ -58,7 +58,13 @@ class MergeContext:
         return obj.id
 
     def entries(self, tree: bytes) -> dict[bytes, Entry]:
-        return {e.path: (e.mode, e.sha) for e in self.store.tree(tree).iteritems()}
+        return entries_of(self.store, tree)
+
+
+def entries_of(store: ObjectStore, tree: bytes) -> dict[bytes, Entry]:
+    """The entries of a tree, unsorted (sorting is for writing, and costs)."""
+    found = store.tree(tree)
+    return {name: found[name] for name in found}
 
 
 # A merge of one top-level folder: (context, tree on one side, tree on the other) -> tree.
@@ -234,8 +240,8 @@ def _merge_artifacts(ctx: MergeContext, ea: dict[bytes, Entry], eb: dict[bytes, 
         del files[path]
     kept = []
     for entry in record.artifacts:
-        path = entry.get("path")
-        if path in files:
+        if entry.get("path") in files:
+            path = entry["path"]
             if path in changed:
                 entry = {**entry, "size": len(ctx.store.blob_bytes(files[path][1]))}
             kept.append(entry)
@@ -311,7 +317,8 @@ def _subdirs(store: ObjectStore, tree: bytes | None, path: str) -> dict[bytes, b
     found = store.lookup(tree, path) if path else (TREE_MODE, tree)
     if found is None or not stat.S_ISDIR(found[0]):
         return {}
-    return {e.path: e.sha for e in store.tree(found[1]).iteritems() if stat.S_ISDIR(e.mode)}
+    return {name: sha for name, (mode, sha) in entries_of(store, found[1]).items()
+            if stat.S_ISDIR(mode)}
 
 
 register_folder_merge("runs", merge_runs_folder)

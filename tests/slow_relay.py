@@ -15,6 +15,7 @@ import threading
 import time
 
 CHUNK = 8192
+LOCK = threading.Lock()
 
 
 def pump(src, dst, rate: float, counter: list[int], log: str | None) -> None:
@@ -25,11 +26,12 @@ def pump(src, dst, rate: float, counter: list[int], log: str | None) -> None:
                 break
             dst.write(data)
             dst.flush()
-            counter[0] += len(data)
-            if log:
-                with open(log + ".tmp", "w") as f:
-                    f.write(str(counter[0]))
-                os.replace(log + ".tmp", log)
+            with LOCK:  # both directions count into one file
+                counter[0] += len(data)
+                if log:
+                    with open(log + ".tmp", "w") as f:
+                        f.write(str(counter[0]))
+                    os.replace(log + ".tmp", log)
             if rate:
                 time.sleep(len(data) / rate)
     except (BrokenPipeError, OSError):

@@ -35,7 +35,8 @@ def bulk_runs(repo: Path, n: int, experiment: str = "bulk", points: int = 3,
               running: bool = False) -> dict[str, list[tuple]]:
     """Commit `n` runs in one commit (as an import would); returns run id -> its points."""
     lg = Ledger(repo)
-    updates, logged = [], {}
+    updates: list[Update] = []
+    logged: dict[str, list[tuple]] = {}
     start = now_ms()
     for i in range(n):
         rid = names.new_run_id(start + i)
@@ -46,10 +47,14 @@ def bulk_runs(repo: Path, n: int, experiment: str = "bulk", points: int = 3,
             rec.finish("FINISHED", start + i + 1, (start + i, 1))
         pts = [("loss", s, start + i, 1.0 / (s + i + 1)) for s in range(points)]
         logged[rid] = pts
-        updates.append(Update(rid, (lambda r: lambda _cur: r)(rec), points=pts,
-                              compact=not running, event="finished"))
+        updates.append(Update(rid, _constant(rec), points=pts, compact=not running,
+                              event="finished"))
     lg.store.commit(updates)
     return logged
+
+
+def _constant(record: RunRecord):
+    return lambda _current: record
 
 
 def tree_of(repo: Path, ref: str = RUNS) -> str:

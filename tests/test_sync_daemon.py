@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import git, run_ledger
 from sync_support import bare_remote, clone_of, free_port, ref_of, tree_of
 
-from conftest import git, run_ledger
 from ledger.api import Ledger
 
 CLONES, ROUNDS, RUNS_PER_ROUND = 4, 3, 2
@@ -71,7 +71,7 @@ def test_concurrent_syncs_through_git_daemon(daemon: tuple[str, Path], tmp_path:
                                 cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True) for clone in clones]
     for w in workers:
-        out, err = w.communicate(timeout=120)
+        _out, err = w.communicate(timeout=120)
         assert w.returncode == 0, err
     for clone in clones:  # one more round each, so every clone has seen every other
         assert run_ledger("sync", cwd=clone).code == 0

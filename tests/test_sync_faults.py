@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+from conftest import git, ledger_state, make_repo, run_ledger
 from sync_support import bare_remote, bulk_runs, ref_of, tree_of
 
-from conftest import git, ledger_state, make_repo, run_ledger
 from ledger.api import Ledger
 
 RELAY = Path(__file__).parent / "slow_relay.py"
@@ -73,7 +73,7 @@ def test_killed_push_and_pull_leave_everything_intact_and_retry_completes(tmp_pa
     proc = start(["push"], a, slow)
     wait_for_bytes(log, 200_000, proc)
     os.kill(int(pid.read_text()), signal.SIGKILL)
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 1, err
     assert len(err.decode().strip().splitlines()) == 1 and err.startswith(b"error: "), err
     assert ledger_state(a) == before and ref_of(remote) is None

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import make_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import make_repo
 from ledger import merge as ledger_merge
 from ledger.api import Ledger
 from ledger.merge import MergeContext, merge_roots
@@ -83,7 +83,7 @@ def test_merge_is_commutative_idempotent_and_loses_nothing(world, left, right) -
     assert ab == ba
     assert merge_roots(MergeContext(store.objects), ra, ra) == ra
     # merging a side again changes nothing (the merged state already holds it)
-    assert merge_roots(ctx := MergeContext(store.objects), ab, ra) == ab
+    assert merge_roots(MergeContext(store.objects), ab, ra) == ab
     assert merge_roots(MergeContext(store.objects), rb, ab) == ab
 
     for rid in set(store.run_ids(ra)) | set(store.run_ids(rb)):
@@ -127,7 +127,7 @@ def test_merge_history_fast_forwards_and_commits_merges(world) -> None:
 
 
 def test_other_top_level_folders_merge_as_a_union_and_can_register(world) -> None:
-    lg, ids, base, _tmp = world
+    lg, _ids, base, _tmp = world
     from ledger.store import trees
     from ledger.store.objects import FILE_MODE, blob
 

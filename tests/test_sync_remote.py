@@ -6,10 +6,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sync_support import (RUNS, bare_remote, bulk_runs, clone_of, env_with_path, ledger_shim,
-                          ref_of, tree_of)
-
 from conftest import git, ledger_state, make_repo, run_ledger, user_state
+from sync_support import (
+    bare_remote,
+    bulk_runs,
+    clone_of,
+    env_with_path,
+    ledger_shim,
+    ref_of,
+    tree_of,
+)
+
 from ledger.api import Ledger
 from ledger.record import canonical_points
 
@@ -46,7 +53,7 @@ def test_two_clones_of_200_runs_each_converge(tmp_path: Path) -> None:
     assert user_state(a) == before
     assert not (a / ".git" / "FETCH_HEAD").exists()
     assert git(remote, "fsck", "--strict", "--no-dangling").returncode == 0
-    assert git(a, "rev-parse", f"refs/ledger/remotes/origin/runs").stdout.strip() == ref_of(a)
+    assert git(a, "rev-parse", "refs/ledger/remotes/origin/runs").stdout.strip() == ref_of(a)
 
 
 def test_pull_into_an_empty_clone_and_by_url(tmp_path: Path) -> None:
