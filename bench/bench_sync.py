@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ENV, PY, fresh_repo, median, prime_bytecode, report, worker  # noqa: E402
+from common import ENV, PY, fresh_repo, median, prime_bytecode, report, worker
 
 FILL = """
 import json, sys, time
@@ -118,7 +118,7 @@ def main() -> None:
     rows.append((f"pull {big} runs into an empty clone (whole process)",
                  f"{pull_into_empty(remote, repeat):.2f} s", "", ""))
     large = sync_new_runs(a, b, repeat)
-    small_remote, sa, sb = world(100)
+    _small_remote, sa, sb = world(100)
     small = sync_new_runs(sa, sb, repeat)
     rows.append((f"sync 100 new runs (diverged, merged): 100 vs {big} runs in ledger",
                  f"{small:.2f} / {large:.2f} s", "", f"{large / small:.2f}x"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import selectors
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from ledger.errors import SyncError
 from ledger.store.gitdir import GitDir
 
 TIMEOUT_ENV = "LEDGER_SYNC_TIMEOUT"
-DEFAULT_TIMEOUT = 600.0  # seconds for one git transfer; a hung remote must not hang us forever
+DEFAULT_TIMEOUT = 120.0  # seconds without any sign of life from git: a hung remote must not
+# hang us forever, but a long transfer that keeps reporting progress is never cut short
 # variables that would point git at another repository than the one we name (set in hooks)
 _REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
              "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX",
@@ -81,14 +83,12 @@ class Git:
 
     def run(self, args: Sequence[str], what: str, *, input: bytes | None = None,
             check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        cmd = ["git", "-C", str(self.cwd), *args]
         try:
-            proc = subprocess.run(["git", "-C", str(self.cwd), *args], input=input,
-                                  stdin=None if input is not None else subprocess.DEVNULL,
-                                  capture_output=True, env=self.env(), timeout=self.timeout,
-                                  check=False)
-        except subprocess.TimeoutExpired:
-            raise SyncError(f"{what}: no answer within {self.timeout:g} s "
-                            f"(set {TIMEOUT_ENV} to wait longer); the local ledger is intact") from None
+            proc = run_watched(cmd, self.env(), input, self.timeout)
+        except TimeoutError:
+            raise SyncError(f"{what}: no answer for {self.timeout:g} s (set {TIMEOUT_ENV} to "
+                            "wait longer); the local ledger is intact") from None
         except FileNotFoundError:
             raise SyncError("git is not installed or not on PATH") from None
         if check and proc.returncode != 0:
@@ -129,20 +129,62 @@ class Git:
         """Fetch exactly `refspecs`: no FETCH_HEAD, no tags followed, no submodules."""
         if not refspecs:
             return
-        self.run(["fetch", "--quiet", "--no-write-fetch-head", "--no-tags",
+        self.run(["fetch", "--progress", "--no-write-fetch-head", "--no-tags",
                   "--recurse-submodules=no", "--no-auto-maintenance", "--stdin", remote.name],
                  f"cannot fetch from {remote.name!r}",
                  input="".join(f"{spec}\n" for spec in refspecs).encode())
 
     def push(self, remote: Remote, refspecs: Sequence[str]) -> list[PushedRef]:
         """Push `refspecs` without force and without hooks; the fate of each ref."""
-        proc = self.run(["push", "--porcelain", "--no-verify", "--no-follow-tags",
+        proc = self.run(["push", "--porcelain", "--progress", "--no-verify", "--no-follow-tags",
                          "--recurse-submodules=no", remote.name, *refspecs],
                         f"cannot push to {remote.name!r}", check=False)
         pushed = parse_porcelain(proc.stdout.decode("utf-8", "surrogateescape"))
         if proc.returncode != 0 and not pushed:
             raise SyncError(f"cannot push to {remote.name!r}: {git_message(proc.stderr)}")
         return pushed
+
+
+def run_watched(cmd: Sequence[str], env: dict[str, str], input: bytes | None,
+                idle: float) -> subprocess.CompletedProcess[bytes]:
+    """Run a command to its end, unless it shows no sign of life (no output at all) for
+    `idle` seconds: then kill it and raise TimeoutError. Transfers ask git for progress, so
+    a long but healthy transfer keeps talking and is never cut short."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out, err = bytearray(), bytearray()
+    try:
+        if input is not None and proc.stdin is not None:
+            try:
+                proc.stdin.write(input)  # git reads all its --stdin refspecs before it talks
+            except BrokenPipeError:
+                pass
+            finally:
+                proc.stdin.close()
+        with selectors.DefaultSelector() as watch:
+            watch.register(proc.stdout, selectors.EVENT_READ, out)  # type: ignore[arg-type]
+            watch.register(proc.stderr, selectors.EVENT_READ, err)  # type: ignore[arg-type]
+            while watch.get_map():
+                ready = watch.select(timeout=idle)
+                if not ready:
+                    raise TimeoutError
+                for key, _events in ready:
+                    chunk = os.read(key.fd, 65536)
+                    if chunk:
+                        key.data.extend(chunk)
+                    else:
+                        watch.unregister(key.fileobj)
+        code = proc.wait(timeout=idle)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    return subprocess.CompletedProcess(list(cmd), code, bytes(out), bytes(err))
 
 
 def parse_porcelain(text: str) -> list[PushedRef]:
