@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import selectors
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from ledger.errors import SyncError
 from ledger.store.gitdir import GitDir
 
 TIMEOUT_ENV = "LEDGER_SYNC_TIMEOUT"
+FETCH_TRIES = 5
 DEFAULT_TIMEOUT = 120.0  # seconds without any sign of life from git: a hung remote must not
 # hang us forever, but a long transfer that keeps reporting progress is never cut short
 # variables that would point git at another repository than the one we name (set in hooks)
@@ -129,10 +132,19 @@ class Git:
         """Fetch exactly `refspecs`: no FETCH_HEAD, no tags followed, no submodules."""
         if not refspecs:
             return
-        self.run(["fetch", "--progress", "--no-write-fetch-head", "--no-tags",
-                  "--recurse-submodules=no", "--no-auto-maintenance", "--stdin", remote.name],
-                 f"cannot fetch from {remote.name!r}",
-                 input="".join(f"{spec}\n" for spec in refspecs).encode())
+        args = ["fetch", "--progress", "--no-write-fetch-head", "--no-tags",
+                "--recurse-submodules=no", "--no-auto-maintenance", "--stdin", remote.name]
+        specs = "".join(f"{spec}\n" for spec in refspecs).encode()
+        what = f"cannot fetch from {remote.name!r}"
+        for attempt in range(FETCH_TRIES):
+            proc = self.run(args, what, input=specs, check=False)
+            if proc.returncode == 0:
+                return
+            message = git_message(proc.stderr)
+            # another ledger command of this clone is fetching the same refs right now
+            if "cannot lock ref" not in message or attempt == FETCH_TRIES - 1:
+                raise SyncError(f"{what}: {message}")
+            time.sleep(random.uniform(0.05, 0.2))
 
     def push(self, remote: Remote, refspecs: Sequence[str]) -> list[PushedRef]:
         """Push `refspecs` without force and without hooks; the fate of each ref."""
