@@ -326,8 +326,9 @@ def share(action: str, repo: str | None, remote: str) -> None:
     from ledger import sync as sharing
     from ledger.errors import SyncError
 
-    interactive = sys.stdin.isatty() and not os.environ.get("LEDGER_IN_HOOK")
-    result = getattr(sharing, action)(open_ledger(repo), remote, interactive=interactive)
+    options = sharing.Options(interactive=sys.stdin.isatty()
+                              and not os.environ.get("LEDGER_IN_HOOK"))
+    result = getattr(sharing, action)(open_ledger(repo), remote, options)
     for line in result.summary():
         click.echo(line)
     if result.tag_conflicts:

@@ -82,26 +82,42 @@ class SyncResult:
                 "on one side to resolve)")
 
 
+@dataclass(frozen=True)
+class Options:
+    """How to talk to the remote.
+
+    interactive: git may prompt on the terminal for credentials (else GIT_TERMINAL_PROMPT=0).
+    tries: pushes to attempt while others keep pushing first.
+    is_registry_tag: which tag names travel (default: `tagsync.is_registry_tag`).
+    timeout: seconds without any sign of life from git (default: LEDGER_SYNC_TIMEOUT or 120).
+    """
+
+    interactive: bool = False
+    tries: int = MAX_TRIES
+    is_registry_tag: tagsync.TagFilter | None = None
+    timeout: float | None = None
+
+
 def pull(repo: Ledger | str | os.PathLike[str] | None = None, remote: str = DEFAULT_REMOTE,
-         **options: object) -> SyncResult:
+         options: Options = Options()) -> SyncResult:
     """Fetch the remote's ledger and model tags, and merge its runs into ours."""
-    session = _Session.open(repo, remote, **options)
+    session = _Session.open(repo, remote, options)
     session.pull()
     return session.result
 
 
 def push(repo: Ledger | str | os.PathLike[str] | None = None, remote: str = DEFAULT_REMOTE,
-         **options: object) -> SyncResult:
+         options: Options = Options()) -> SyncResult:
     """Push our runs (merging the remote's first if it moved) and our model tags."""
-    session = _Session.open(repo, remote, **options)
+    session = _Session.open(repo, remote, options)
     session.push()
     return session.result
 
 
 def sync(repo: Ledger | str | os.PathLike[str] | None = None, remote: str = DEFAULT_REMOTE,
-         **options: object) -> SyncResult:
+         options: Options = Options()) -> SyncResult:
     """Pull, then push until it lands: afterwards both sides hold the same ledger."""
-    session = _Session.open(repo, remote, **options)
+    session = _Session.open(repo, remote, options)
     session.pull()
     session.push()
     return session.result
@@ -110,25 +126,24 @@ def sync(repo: Ledger | str | os.PathLike[str] | None = None, remote: str = DEFA
 class _Session:
     """One conversation with one remote; remembers what the remote advertised."""
 
-    def __init__(self, lg: Ledger, remote: str, *, interactive: bool = False,
-                 tries: int = MAX_TRIES, is_registry_tag: tagsync.TagFilter | None = None,
-                 timeout: float | None = None) -> None:
+    def __init__(self, lg: Ledger, remote: str, options: Options) -> None:
         self.store = lg.store
-        self.git = Git(lg.gitdir, interactive=interactive, timeout=timeout)
+        self.git = Git(lg.gitdir, interactive=options.interactive, timeout=options.timeout)
         self.remote: Remote = self.git.resolve(remote)
         self.tracking = f"{REMOTES_REFS}{self.remote.label}/runs"
-        self.tries = max(1, tries)
-        self.wanted = is_registry_tag or tagsync.is_registry_tag
+        self.tries = max(1, options.tries)
+        self.wanted = options.is_registry_tag or tagsync.is_registry_tag
         self.result = SyncResult(self.remote.name)
         self._advertised: dict[str, bytes] | None = None
 
     @classmethod
     def open(cls, repo: Ledger | str | os.PathLike[str] | None, remote: str,
-             **options: object) -> _Session:
+             options: Options) -> _Session:
+        """Accepts a path or an open Ledger (closing only what it opened: nothing to close)."""
         from ledger.api import Ledger
 
         lg = repo if isinstance(repo, Ledger) else Ledger(repo)
-        return cls(lg, remote or DEFAULT_REMOTE, **options)  # type: ignore[arg-type]
+        return cls(lg, remote or DEFAULT_REMOTE, options)
 
     # -- what the remote has ------------------------------------------------------------------
     def advertised(self) -> dict[str, bytes]:

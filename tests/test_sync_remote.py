@@ -70,6 +70,13 @@ def test_pull_into_an_empty_clone_and_by_url(tmp_path: Path) -> None:
     assert labels.strip().startswith("refs/ledger/remotes/remote-git-")
     again = run_ledger("pull", f"file://{remote}", cwd=fresh)
     assert again.code == 0 and "up to date" in again.out
+    # the Python API takes a path or an open Ledger
+    from ledger import sync as sharing
+
+    result = sharing.sync(Ledger(fresh), str(remote), sharing.Options(tries=1))
+    assert (result.pulled, result.pushed, result.tag_conflicts) == ("up to date", "up to date", [])
+    assert sharing.pull(fresh, f"file://{remote}").summary() == [
+        f"pull from file://{remote}: up to date"]
 
 
 @pytest.fixture
