@@ -16,10 +16,12 @@ TAGS_PREFIX = "refs/tags/"
 GROUP_SIZE = 20
 TagFilter = Callable[[str], bool]
 
-# GTO's grammar: NAME@vX.Y.Z[!], NAME@deprecated, NAME#STAGE[!]#N
+# GTO's grammar: NAME@vX.Y.Z[-PRE][+BUILD][!], NAME@deprecated, NAME#STAGE[!]#N (GTO also
+# accepts a `#N` counter after the first two forms)
 _REGISTRY_TAG_RE = re.compile(
     r"^[a-z0-9](?:[a-z0-9_/-]*[a-z0-9])?"
-    r"(?:@v\d+\.\d+\.\d+!?|@deprecated|#[a-z0-9_/-]+!?#\d+)$"
+    r"(?:(?:@v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?!?|@deprecated)(?:#\d+)?"
+    r"|#[a-z0-9_/-]+!?#\d+)$"
 )
 
 
