@@ -94,15 +94,12 @@ def pull_into_empty(remote: Path, repeat: int) -> float:
     return median(times)
 
 
-def sync_new_runs(a: Path, b: Path, repeat: int) -> float:
+def sync_new_runs(a: Path, b: Path, i: int) -> float:
     """a and b each log 100 runs; b syncs first, then a's sync is timed (a real merge)."""
-    times = []
-    for i in range(repeat):
-        fill(b, 100, f"b{i}")
-        ledger(b, "sync")
-        fill(a, 100, f"a{i}")
-        times.append(ledger(a, "sync"))
-    return median(times)
+    fill(b, 100, f"b{i}")
+    ledger(b, "sync")
+    fill(a, 100, f"a{i}")
+    return ledger(a, "sync")
 
 
 def main() -> None:
@@ -110,18 +107,21 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     big = 2000 if args.quick else 10_000
-    repeat = 3 if args.quick else 5
+    repeat = 3 if args.quick else 7
     prime_bytecode()
     rows = [("measure", "ledger", "", "ratio")]
 
     remote, a, b = world(big)
     rows.append((f"pull {big} runs into an empty clone (whole process)",
                  f"{pull_into_empty(remote, repeat):.2f} s", "", ""))
-    large = sync_new_runs(a, b, repeat)
     _small_remote, sa, sb = world(100)
-    small = sync_new_runs(sa, sb, repeat)
+    small, large = [], []
+    for i in range(repeat):  # interleaved, so that a busy machine weighs on both alike
+        small.append(sync_new_runs(sa, sb, i))
+        large.append(sync_new_runs(a, b, i))
     rows.append((f"sync 100 new runs (diverged, merged): 100 vs {big} runs in ledger",
-                 f"{small:.2f} / {large:.2f} s", "", f"{large / small:.2f}x"))
+                 f"{median(small):.2f} / {median(large):.2f} s", "",
+                 f"{median(large) / median(small):.2f}x"))
     report(rows)
     for path in (a, sa):
         shutil.rmtree(path.parent, ignore_errors=True)
