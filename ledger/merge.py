@@ -25,7 +25,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dulwich.objects import ShaFile, Tree
+from dulwich.objects import ObjectID, ShaFile, Tree
 
 from ledger import names
 from ledger.record import RunRecord, canonical_points, merge
@@ -48,7 +48,7 @@ class MergeContext:
     def put_tree(self, entries: dict[bytes, Entry]) -> bytes:
         tree = Tree()
         for name, (mode, sha) in entries.items():
-            tree.add(name, mode, sha)
+            tree.add(name, mode, ObjectID(sha))
         self.out.append(tree)
         return tree.id
 
@@ -287,7 +287,7 @@ def merge_history(store: RunStore, theirs: bytes, what: str) -> Merged:
         if ctx.runs_merged:
             line += f": {ctx.runs_merged} run{'s' if ctx.runs_merged != 1 else ''} merged"
         commit = store._commit_object(root, ours, [line])
-        commit.parents = [ours, theirs]
+        commit.parents = [ObjectID(ours), ObjectID(theirs)]
         ctx.out.append(commit)
         store.objects.add(ctx.out)
         result.kind, result.new, result.runs_merged = "merged", commit.id, ctx.runs_merged
