@@ -297,28 +297,4 @@ def merge_history(store: RunStore, theirs: bytes, what: str) -> Merged:
     return result
 
 
-def changed_runs(store: ObjectStore, old: bytes | None, new: bytes | None) -> list[str]:
-    """Ids of the runs whose folder differs between two root trees (added or changed)."""
-    old_fans, new_fans = _subdirs(store, old, "runs"), _subdirs(store, new, "runs")
-    out: list[str] = []
-    for fan, sha in new_fans.items():
-        if old_fans.get(fan) == sha:
-            continue
-        before = _subdirs(store, old_fans.get(fan), "")
-        out.extend(name.decode() for name, run in _subdirs(store, sha, "").items()
-                   if before.get(name) != run)
-    return sorted(out)
-
-
-def _subdirs(store: ObjectStore, tree: bytes | None, path: str) -> dict[bytes, bytes]:
-    """The folders in `path` below `tree` (""): name -> tree id."""
-    if tree is None:
-        return {}
-    found = store.lookup(tree, path) if path else (TREE_MODE, tree)
-    if found is None or not stat.S_ISDIR(found[0]):
-        return {}
-    return {name: sha for name, (mode, sha) in entries_of(store, found[1]).items()
-            if stat.S_ISDIR(mode)}
-
-
 register_folder_merge("runs", merge_runs_folder)
