@@ -22,7 +22,9 @@ _FLUENT = {
     "log_text", "log_dict", "log_input", "flush", "get_run", "get_metric_history",
     "search_runs",
 }
-__all__ = sorted(_FLUENT | {"Ledger", "LedgerError", "Run", "ActiveRun", "__version__"})
+_MODELS = {"register_model", "promote_model", "load_model_dir"}
+__all__ = sorted(_FLUENT | _MODELS | {"Ledger", "LedgerError", "Run", "ActiveRun",
+                                      "__version__"})
 
 
 def __getattr__(name: str) -> Any:
@@ -31,6 +33,10 @@ def __getattr__(name: str) -> Any:
         from ledger import fluent
 
         return getattr(fluent, name)
+    if name in _MODELS:
+        from ledger import models
+
+        return getattr(models, name)
     if name == "Ledger":
         from ledger.api import Ledger
 

@@ -210,6 +210,11 @@ def parse_tag(name: str) -> RegistryTag | None:
     return RegistryTag(kind, model, counter=counter)
 
 
+def is_registry_tag(name: str) -> bool:
+    """Whether a tag name (without ``refs/tags/``) is a registry tag, e.g. for pushing them."""
+    return parse_tag(name) is not None
+
+
 def _check_counter(counter: int) -> int:
     if not isinstance(counter, int) or isinstance(counter, bool) or counter < 1:
         raise RegistryNameError(f"invalid tag counter {counter!r}: expected an integer >= 1")
