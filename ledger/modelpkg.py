@@ -8,7 +8,8 @@ The tree of the commit that a version tag ``NAME@vX.Y.Z`` points to is the model
 
 plus the manifest ``ledger-model.json`` (``schemas/model.schema.json``). The artifact blobs and
 trees are the ones already stored for the run: only the manifest blob, the root tree and the
-commit are new objects, so no artifact byte is copied. The commit has no parent and no ref of
+commit are new objects, so no artifact byte is copied. ``git commit-tree`` makes the commit, so
+its author and date follow the user's git setup as the tag's do. The commit has no parent and no ref of
 its own: each version is self-contained, reachable only from its tag, and pushing one tag ships
 that one package (a parent chain would drag every earlier version along with it).
 """
@@ -20,19 +21,18 @@ import json
 import os
 import secrets
 import stat
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dulwich.objects import Commit, ShaFile
+from dulwich.objects import ShaFile
 
 from ledger.errors import InvalidInputError, LedgerError, RunNotFoundError
 from ledger.record import float_to_json
+from ledger.registry._git import run_git
 from ledger.run import Run
 from ledger.runstore import ARTIFACTS_DIR, RunStore
 from ledger.store import trees
-from ledger.store.identity import identity
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
 
 MANIFEST = "ledger-model.json"
@@ -87,11 +87,9 @@ def build_package(store: RunStore, run: Run, name: str, version: str,
     else:
         tree = trees.build({files[0][0]: (files[0][1], files[0][2]), **changes}, out)
     assert tree is not None  # the manifest alone makes it non-empty
-    commit = _commit(store, tree, f"ledger model {name} {version} from run {run.id}")
-    out.append(commit)
     store.objects.add(out)
-    return Package(commit.id.decode(), tree.decode(), manifest,
-                   "sha256:" + hashlib.sha256(data).hexdigest())
+    commit = _commit(store, tree, f"ledger model {name} {version} from run {run.id}")
+    return Package(commit, tree.decode(), manifest, "sha256:" + hashlib.sha256(data).hexdigest())
 
 
 def _manifest(objects: ObjectStore, run: Run, name: str, version: str, path: str | None,
@@ -117,16 +115,12 @@ def _manifest(objects: ObjectStore, run: Run, name: str, version: str, path: str
     }
 
 
-def _commit(store: RunStore, tree: bytes, message: str) -> Commit:
-    commit = Commit()
-    commit.tree = tree
-    commit.parents = []
-    commit.author = commit.committer = identity(store.gitdir)
-    commit.author_time = commit.commit_time = int(time.time())
-    offset = -time.timezone if not time.localtime().tm_isdst else -time.altzone
-    commit.author_timezone = commit.commit_timezone = offset
-    commit.message = (message + "\n").encode()
-    return commit
+def _commit(store: RunStore, tree: bytes, message: str) -> str:
+    # git itself makes the commit, so that its author, committer and date follow the user's
+    # git setup (user.name, GIT_COMMITTER_DATE, ...) exactly as the tag on it will
+    where = store.gitdir.work_tree or store.gitdir.git_dir
+    args = ["commit-tree", "--no-gpg-sign", "-m", message, tree.decode()]
+    return run_git(where, args).stdout.decode().strip()
 
 
 # -- export ------------------------------------------------------------------------------------
