@@ -9,9 +9,11 @@ The tree of the commit that a version tag ``NAME@vX.Y.Z`` points to is the model
 plus the manifest ``ledger-model.json`` (``schemas/model.schema.json``). The artifact blobs and
 trees are the ones already stored for the run: only the manifest blob, the root tree and the
 commit are new objects, so no artifact byte is copied. ``git commit-tree`` makes the commit, so
-its author and date follow the user's git setup as the tag's do. The commit has no parent and no ref of
-its own: each version is self-contained, reachable only from its tag, and pushing one tag ships
-that one package (a parent chain would drag every earlier version along with it).
+its author and date follow the user's git setup as the tag's do.
+
+The commit has no parent and no ref of its own: each version is self-contained, reachable only
+from its tag, and pushing one tag ships that one package (a parent chain would drag every
+earlier version along with it).
 """
 
 from __future__ import annotations
