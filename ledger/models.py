@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from ledger.errors import InvalidInputError, RunStateError, TagExistsError
-from ledger.registry import ops
 from ledger.registry.message import VersionInfo, parse_version_message
 from ledger.registry.state import Model, Resolved, Version, load_state
 from ledger.registry.tags import BumpPart, TagKind, check_name, parse_ref, parse_version
@@ -82,6 +81,7 @@ def register_model(name: str, run_id: str, *, path: str | None = None,
     """
     from ledger import names
     from ledger.modelpkg import build_package
+    from ledger.registry import ops
 
     check_name(name)
     if version is not None and bump is not None:
@@ -90,7 +90,7 @@ def register_model(name: str, run_id: str, *, path: str | None = None,
     artifact_path = names.check_artifact_path(path) if path else None
     lg, opened = open_ledger(repo)
     try:
-        state = load_state(lg)
+        state = load_state(lg, [name])
         v = wanted if wanted is not None else state.next_version(name, bump)
         if state.version(name, v) is not None:
             raise TagExistsError(f"{name}@{v} exists already; version numbers are not reused")
@@ -116,24 +116,32 @@ def register_model(name: str, run_id: str, *, path: str | None = None,
 def promote_model(name: str, version: str, stage: str, *, message: str | None = None,
                   sign: bool | None = None, repo: RepoArg = None) -> str:
     """Assign ``stage`` to a version: the tag ``NAME#STAGE#N`` (N: the model's next counter)."""
+    from ledger.registry import ops  # the read path does without signing's imports
+
     return ops.promote(where(repo), name, version, stage, message=message, sign=sign)
 
 
 def demote_model(name: str, version: str, stage: str, *, message: str | None = None,
                  sign: bool | None = None, repo: RepoArg = None) -> str:
     """Take ``stage`` away from a version: the tag ``NAME#STAGE!#N``."""
+    from ledger.registry import ops
+
     return ops.unassign(where(repo), name, version, stage, message=message, sign=sign)
 
 
 def deregister_model(name: str, version: str, *, message: str | None = None,
                      sign: bool | None = None, repo: RepoArg = None) -> str:
     """Withdraw a version: the tag ``NAME@vX.Y.Z!``; its number is never issued again."""
+    from ledger.registry import ops
+
     return ops.deregister(where(repo), name, version, message=message, sign=sign)
 
 
 def deprecate_model(name: str, *, message: str | None = None, sign: bool | None = None,
                     repo: RepoArg = None) -> str:
     """Deprecate a whole model: the tag ``NAME@deprecated``."""
+    from ledger.registry import ops
+
     return ops.deprecate(where(repo), name, message=message, sign=sign)
 
 
@@ -204,8 +212,9 @@ def list_models(*, repo: RepoArg = None) -> list[ModelSummary]:
 def show_model(name_or_ref: str, *, repo: RepoArg = None) -> list[VersionRow]:
     """The versions of a model, newest first; or, for ``NAME@vX.Y.Z`` / ``NAME@latest`` /
     ``NAME#STAGE``, the one version it resolves to."""
-    state = load_state(where(repo))
-    if "@" in name_or_ref or "#" in name_or_ref:
+    ref = parse_ref(name_or_ref) if "@" in name_or_ref or "#" in name_or_ref else None
+    state = load_state(where(repo), [ref.model if ref else name_or_ref])
+    if ref is not None:
         found = state.resolve(name_or_ref, allow_deprecated=True)
         model = state.model(found.model)
         return [_version_row(model, found.version)] if found.version else []
@@ -223,7 +232,7 @@ def _version_row(model: Model, v: Version) -> VersionRow:
 
 def model_history(name: str, *, repo: RepoArg = None) -> list[HistoryEvent]:
     """Every event of a model: stage events in counter order, the others by date between them."""
-    state = load_state(where(repo))
+    state = load_state(where(repo), [name])
     model = state.model(name)
     kinds = {TagKind.REGISTER: "registered", TagKind.DEREGISTER: "deregistered",
              TagKind.DEPRECATE: "deprecated"}
@@ -243,8 +252,7 @@ def model_history(name: str, *, repo: RepoArg = None) -> list[HistoryEvent]:
 
 def resolve_model(ref: str, *, repo: RepoArg = None) -> Resolved:
     """What ``NAME@vX.Y.Z``, ``NAME@latest`` or ``NAME#STAGE`` points to now."""
-    parse_ref(ref)
-    return load_state(where(repo)).resolve(ref)
+    return load_state(where(repo), [parse_ref(ref).model]).resolve(ref)
 
 
 # -- fetching ----------------------------------------------------------------------------------

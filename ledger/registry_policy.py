@@ -15,15 +15,21 @@ from typing import TYPE_CHECKING
 
 from ledger.errors import DesiredStateError, InvalidInputError, SignatureError, TagExistsError
 from ledger.models import RepoArg, close_ledger, open_ledger, where
+from ledger.names import RUN_ID_RE, run_dir
+from ledger.record import RunRecord
 from ledger.registry import desired as rules
-from ledger.registry.signing import VerifyResult, verify_registry
-from ledger.registry.state import load_state
+from ledger.registry._git import run_git
+from ledger.registry.state import RegistryState, load_state
 from ledger.store import gitdir as gitdirs
 
 if TYPE_CHECKING:
     from ledger.api import Ledger
+    from ledger.registry.signing import VerifyResult
 
 FILE_NAME = "ledger.toml"
+# where a run's record is committed, as in ledger.runstore (not imported: it loads dulwich)
+_RUNS_REF = "refs/ledger/runs"
+_RUN_FILE = "run.json"
 _APPLY_ROUNDS = 5
 
 
@@ -41,13 +47,24 @@ def desired_file(file: str | os.PathLike[str] | None = None, *, repo: RepoArg = 
 
 
 class _RunMetrics:
-    """``run id -> latest metrics``, opening the run store on first use only."""
+    """``run id -> latest metrics`` of the runs that the thresholds need.
 
-    def __init__(self, repo: RepoArg) -> None:
-        self.repo = repo
+    A version's run is read as committed on ``refs/ledger/runs`` (what a CI clone sees too):
+    the records of all ``needed`` runs in one ``git cat-file --batch``, without loading the
+    run store. An id not found there (a run still live on this machine, a prefix) goes
+    through ``Ledger.get_run``, which also words the error when there is no such run.
+    """
+
+    def __init__(self, repo: RepoArg, needed: set[str]) -> None:
+        self.repo, self.needed = repo, needed
+        self.committed: dict[str, Mapping[str, float]] | None = None
         self.ledger: tuple[Ledger, bool] | None = None
 
     def __call__(self, run_id: str) -> Mapping[str, float]:
+        if self.committed is None:
+            self.committed = committed_metrics(where(self.repo), self.needed | {run_id})
+        if run_id in self.committed:
+            return self.committed[run_id]
         if self.ledger is None:
             self.ledger = open_ledger(self.repo, recover=False)
         return self.ledger[0].get_run(run_id).metrics
@@ -57,14 +74,51 @@ class _RunMetrics:
             close_ledger(*self.ledger)
 
 
+def committed_metrics(repo: Path, run_ids: set[str]) -> dict[str, Mapping[str, float]]:
+    """The latest metrics of the runs committed on ``refs/ledger/runs``, read in one batch."""
+    ids = sorted(i for i in run_ids if RUN_ID_RE.match(i))
+    if not ids:
+        return {}
+    stdin = "".join(f"{_RUNS_REF}:{run_dir(i)}/{_RUN_FILE}\n" for i in ids).encode()
+    out = run_git(repo, ["cat-file", "--batch"], stdin=stdin).stdout
+    found: dict[str, Mapping[str, float]] = {}
+    pos = 0
+    for rid in ids:
+        eol = out.index(b"\n", pos)
+        header = out[pos:eol].split(b" ")
+        pos = eol + 1
+        if len(header) != 3 or header[1] != b"blob":
+            continue  # "<path> missing": not committed (yet)
+        size = int(header[2])
+        found[rid] = RunRecord.from_json(out[pos:pos + size]).metrics
+        pos += size + 1
+    return found
+
+
+def _needed_runs(desired: rules.Desired, state: RegistryState) -> set[str]:
+    """The runs of the versions that a threshold applies to."""
+    needed = set()
+    for model in desired.models.values():
+        for stage, version in model.stages.items():
+            found = state.version(model.name, version)
+            if model.policy.thresholds.get(stage) and found and found.run_id:
+                needed.add(found.run_id)
+    return needed
+
+
 def check_registry(file: str | os.PathLike[str] | None = None, *,
                    repo: RepoArg = None) -> list[rules.Problem]:
     """Every rule the desired state breaks (schema, versions, stage order, thresholds,
     signatures); empty when it holds."""
     path = desired_file(file, repo=repo)
-    metrics = _RunMetrics(repo)
     try:
-        return rules.check(path, load_state(where(repo)), metrics)
+        desired = rules.read_desired(path)
+    except DesiredStateError as exc:
+        return [rules.Problem("schema", line) for line in (exc.problems or (str(exc),))]
+    state = load_state(where(repo))
+    metrics = _RunMetrics(repo, _needed_runs(desired, state))
+    try:
+        return rules.check(desired, state, metrics)
     finally:
         metrics.close()
 
@@ -110,4 +164,6 @@ def verify_tags(allowed_signers: str | os.PathLike[str] | None = None, *,
                 all_tags: bool = False, repo: RepoArg = None) -> list[VerifyResult]:
     """Verify every stage assignment tag (``all_tags``: every registry tag) against a trust
     list in git's allowed-signers format (default: ``gpg.ssh.allowedSignersFile``)."""
+    from ledger.registry.signing import verify_registry
+
     return verify_registry(where(repo), allowed_signers, all_tags=all_tags)

@@ -52,7 +52,7 @@ def register(
     check_name(model)
     if version is not None and bump is not None:
         raise RegistryNameError("give either a version or a bump, not both")
-    state = load_state(repo)
+    state = load_state(repo, [model])
     v = state.next_version(model, bump) if version is None else _version(version)
     if state.version(model, v) is not None:
         raise TagExistsError(f"{model}@{v} was registered already; version numbers are not reused")
@@ -88,7 +88,7 @@ def promote(
         return assignment_tag(model, stage, state.next_counter(model)), found.commit
 
     text = message or f"Assigning stage {stage} to artifact {model} version {v}"
-    return _create_counted(repo, make, text, sign)
+    return _create_counted(repo, model, make, text, sign)
 
 
 def unassign(
@@ -111,7 +111,7 @@ def unassign(
         return unassignment_tag(model, stage, state.next_counter(model)), found.commit
 
     text = message or f"Unassigning stage {stage} from artifact {model} version {v}"
-    return _create_counted(repo, make, text, sign)
+    return _create_counted(repo, model, make, text, sign)
 
 
 def deregister(
@@ -124,7 +124,7 @@ def deregister(
 ) -> str:
     """Deregister a version (``NAME@vX.Y.Z!``); its stages no longer resolve to it."""
     v = _version(version)
-    found = _live(load_state(repo), model, v)
+    found = _live(load_state(repo, [model]), model, v)
     name = deregistration_tag(model, v)
     create_tag(repo, name, found.commit, message or f"Deregistering {model} version {v}", sign=sign)
     return name
@@ -134,7 +134,7 @@ def deprecate(
     repo: RepoLike, model: str, *, message: str | None = None, sign: bool | None = None
 ) -> str:
     """Deprecate a model (``NAME@deprecated``; ``NAME@deprecated#N`` if that tag exists)."""
-    state = load_state(repo)
+    state = load_state(repo, [model])
     found = state.model(model)
     if found.deprecated:
         raise RegistryError(f"model {model} is deprecated already")
@@ -149,12 +149,13 @@ def deprecate(
 
 def _create_counted(
     repo: RepoLike,
+    model: str,
     make: Callable[[RegistryState], tuple[str, str]],
     message: str,
     sign: bool | None,
 ) -> str:
     for attempt in range(_RETRIES):
-        name, commit = make(load_state(repo))
+        name, commit = make(load_state(repo, [model]))
         try:
             create_tag(repo, name, commit, message, sign=sign)
             return name
