@@ -138,3 +138,31 @@ def test_pre_commit_hook_runs_registry_check(two_versions: tuple[Path, str, str]
     assert "Failed" in failed.stdout
     assert "v0.0.2 was never in staging" in failed.stdout
     assert "needs metrics.acc >= 0.9" in failed.stdout
+
+
+@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed")
+def test_the_readme_ci_recipe(two_versions: tuple[Path, str, str], tmp_path: Path) -> None:
+    """apply --sign with a private key file, push the printed tags three at a time, verify."""
+    repo, _, _ = two_versions
+    key = tmp_path / "ci_signing_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci", "-f", str(key)],
+                   check=True)
+    kind, blob = key.with_suffix(".pub").read_text().split()[:2]
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"registry-bot@example.com {kind} {blob}\n")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "config", "gpg.format", "ssh")
+    git(repo, "config", "user.signingkey", str(key))
+    (repo / "ledger.toml").write_text(
+        POLICY.replace("[policy]", "[policy]\nrequire_signed = true")
+        + '[registry.iris]\nstaging = "v0.0.1"\n')
+    created = ok(ledger(repo, "registry", "apply", "--sign"))
+    assert created == "iris#staging#1"
+    (repo / "created-tags.txt").write_text(created + "\n")
+    subprocess.run("sed 's|^|refs/tags/|' created-tags.txt | xargs -r -n 3 git push -q origin",
+                   shell=True, cwd=repo, check=True, capture_output=True)
+    assert git(origin, "tag", "-l").stdout.split() == ["iris#staging#1"]
+    verified = ledger(repo, "verify", "--allowed-signers", str(allowed))
+    assert verified.code == 0, verified.out + verified.err
