@@ -54,6 +54,9 @@ def close_ledger(lg: Ledger, opened: bool) -> None:
 
 
 # -- writing -----------------------------------------------------------------------------------
+_REGISTER_TRIES = 5
+
+
 @dataclass(frozen=True)
 class Registered:
     """A new model version."""
@@ -90,10 +93,6 @@ def register_model(name: str, run_id: str, *, path: str | None = None,
     artifact_path = names.check_artifact_path(path) if path else None
     lg, opened = open_ledger(repo)
     try:
-        state = load_state(lg, [name])
-        v = wanted if wanted is not None else state.next_version(name, bump)
-        if state.version(name, v) is not None:
-            raise TagExistsError(f"{name}@{v} exists already; version numbers are not reused")
         run = lg.get_run(run_id)
         if run.info.deleted:
             raise RunStateError(f"run {run.id} is deleted; restore it before registering it")
@@ -102,11 +101,21 @@ def register_model(name: str, run_id: str, *, path: str | None = None,
                 f"run {run.id} is {run.info.status}, not FINISHED; register a finished run "
                 "(or pass --allow-unfinished)"
             )
-        package = build_package(lg.store, run, name, str(v), artifact_path)
-        info = VersionInfo(run.id, run.source.get("commit"), package.manifest_digest,
-                           run.metrics)
-        tag = ops.register(lg, name, package.commit, version=v, info=info, message=message,
-                           sign=sign)
+        for attempt in range(_REGISTER_TRIES):
+            state = load_state(lg, [name])
+            v = wanted if wanted is not None else state.next_version(name, bump)
+            if state.version(name, v) is not None:
+                raise TagExistsError(f"{name}@{v} exists already; version numbers are not reused")
+            package = build_package(lg.store, run, name, str(v), artifact_path)
+            info = VersionInfo(run.id, run.source.get("commit"), package.manifest_digest,
+                               run.metrics)
+            try:
+                tag = ops.register(lg, name, package.commit, version=v, info=info,
+                                   message=message, sign=sign)
+                break
+            except TagExistsError:  # a concurrent register took the number: take the next
+                if wanted is not None or attempt == _REGISTER_TRIES - 1:
+                    raise
     finally:
         close_ledger(lg, opened)
     return Registered(tag, name, str(v), package.commit, run.id, package.manifest_digest,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,40 @@ def test_an_artifact_named_like_the_manifest_is_refused(repo: Path, tmp_path: Pa
     before = refs(repo)
     fails(ledger(repo, "model", "register", "iris", "--run", rid, "--path", "model"), MANIFEST)
     assert refs(repo) == before
+
+
+def test_concurrent_registers_take_distinct_numbers(repo: Path, tmp_path: Path) -> None:
+    rid = log_run(repo, tmp_path)
+    procs = [subprocess.Popen([sys.executable, "-m", "ledger.cli", "model", "register", "iris",
+                               "--run", rid, "--path", "model"], cwd=repo,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outs
+    assert sorted(out.strip() for out, _ in outs) == [f"iris@v0.0.{i}" for i in range(1, 5)]
+    shown = as_json(ledger(repo, "model", "show", "iris", "--format", "json"))
+    assert len({v["commit"] for v in shown}) == 4
+
+
+@pytest.mark.parametrize("entry", [b"..", b".git"])
+def test_get_refuses_a_package_that_would_escape_its_folder(repo: Path, tmp_path: Path,
+                                                           entry: bytes) -> None:
+    """A tag fetched from elsewhere may point at any tree; nothing is written outside DST."""
+    from dulwich.objects import Blob, Tree
+
+    from ledger.api import Ledger
+    from ledger.registry.signing import create_tag
+
+    objects = Ledger(repo).store.objects
+    payload = Blob.from_string(b"pwned\n")
+    inner = Tree()
+    inner.add(b"evil.txt", 0o100644, payload.id)
+    root = Tree()
+    root.add(entry, 0o040000, inner.id)
+    objects.add([payload, inner, root])
+    commit = git(repo, "commit-tree", "-m", "evil", root.id.decode()).stdout.strip()
+    create_tag(repo, "evil@v0.0.1", commit, "evil")
+    out = tmp_path / "inside" / "dst"
+    fails(ledger(repo, "model", "get", "evil@v0.0.1", "-o", str(out)), "unsafe path")
+    assert not (tmp_path / "inside").exists() or not any((tmp_path / "inside").iterdir())
+    assert not (tmp_path / "evil.txt").exists()
