@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import (ENV, PY, fresh_repo, median, prime_bytecode, report,  # noqa: E402
-                    timed_process, worker)
+from common import ENV, PY, fresh_repo, median, prime_bytecode, report, timed_process, worker
 
 MLFLOW_MINIMAL = """
 import mlflow, sys

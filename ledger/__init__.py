@@ -12,19 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError as LedgerError
 
 __version__ = "0.1.0"
 
-_FLUENT = {
+_FLUENT = (
     "start_run", "end_run", "active_run", "log_param", "log_params", "log_metric",
     "log_metrics", "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts",
     "log_text", "log_dict", "log_input", "flush", "get_run", "get_metric_history",
     "search_runs",
-}
-_MODELS = {"register_model", "promote_model", "load_model_dir"}
-__all__ = sorted(_FLUENT | _MODELS | {"Ledger", "LedgerError", "Run", "ActiveRun",
-                                      "__version__"})
+)
+_MODELS = ("register_model", "promote_model", "load_model_dir")
+__all__ = [*_FLUENT, *_MODELS, "ActiveRun", "Ledger", "LedgerError", "Run",  # noqa: PLE0604
+           "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -343,7 +343,10 @@ class Ledger:
                   order_by: Sequence[str] | None = None, max_results: int | None = None,
                   include_deleted: bool = False) -> list[Run]:
         """Like `search_runs`, as full `Run` objects."""
-        found = self.search_runs(where, experiment, order_by, max_results, include_deleted)
+        from ledger.query import search
+
+        found = search.search(self, where, experiment, order_by, max_results, include_deleted,
+                              ids_only=True)
         root = self.store.root(self.store.head())
         out = []
         for rid in found.column("run_id").to_pylist():

@@ -7,7 +7,6 @@ need them, so that `ledger log` starts fast.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from collections.abc import Callable
@@ -316,6 +315,44 @@ def recover(repo: str | None) -> None:
     """Commit the runs of processes that died (every command also does this)."""
     for rid in open_ledger(repo, recover=False).recover():
         click.echo(rid)
+
+
+@cli.command()
+@repo_option
+@click.argument("remote", default="origin")
+def pull(repo: str | None, remote: str) -> None:
+    """Fetch the ledger (runs, model tags) from REMOTE (default origin) and merge it in."""
+    share("pull", repo, remote)
+
+
+@cli.command()
+@repo_option
+@click.argument("remote", default="origin")
+def push(repo: str | None, remote: str) -> None:
+    """Push the ledger (runs, model tags) to REMOTE; merges and retries if it moved."""
+    share("push", repo, remote)
+
+
+@cli.command()
+@repo_option
+@click.argument("remote", default="origin")
+def sync(repo: str | None, remote: str) -> None:
+    """Pull, then push until it lands: afterwards REMOTE and this clone agree."""
+    share("sync", repo, remote)
+
+
+def share(action: str, repo: str | None, remote: str) -> None:
+    """Run pull, push or sync; REMOTE is a configured remote, a URL or a path."""
+    from ledger import sync as sharing
+    from ledger.errors import SyncError
+
+    options = sharing.Options(interactive=sys.stdin.isatty()
+                              and not os.environ.get("LEDGER_IN_HOOK"))
+    result = getattr(sharing, action)(open_ledger(repo), remote, options)
+    for line in result.summary():
+        click.echo(line)
+    if result.tag_conflicts:
+        raise SyncError(result.conflict_message())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -39,7 +39,28 @@ class ConcurrencyError(LedgerError):
 
 
 class FilterSyntaxError(InvalidInputError):
-    """A search filter is malformed; the message points at the offending position."""
+    """A search filter is malformed; the message points at the offending position.
+
+    ``text`` is the filter (or sort key) that failed and ``position`` the 1-based character
+    position of the problem in it, when known; :attr:`caret` shows both as two lines.
+    """
+
+    def __init__(self, message: str, *, text: str | None = None, position: int | None = None):
+        super().__init__(message)
+        self.text = text
+        self.position = position
+
+    @property
+    def caret(self) -> str | None:
+        """The offending line of ``text`` and, under it, a ``^`` at ``position``."""
+        if self.text is None or self.position is None:
+            return None
+        offset = min(max(self.position - 1, 0), len(self.text))
+        start = self.text.rfind("\n", 0, offset) + 1
+        end = self.text.find("\n", offset)
+        line = self.text[start : len(self.text) if end < 0 else end]
+        pad = "".join("\t" if ch == "\t" else " " for ch in self.text[start:offset])
+        return f"{line}\n{pad}^"
 
 
 class RegistryError(LedgerError):

@@ -54,22 +54,19 @@ def _has_dotdot(path: str) -> bool:
     return any(part in (".", "..") for part in path.split("/"))
 
 
-def param_value(value: object) -> str:
+def _bounded(value: object, limit: int, what: str) -> str:
     text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_PARAM_VALUE:
-        raise InvalidInputError(
-            f"param value too long: {len(text)} characters (at most {MAX_PARAM_VALUE})"
-        )
+    if len(text) > limit:
+        raise InvalidInputError(f"{what} too long: {len(text)} characters (at most {limit})")
     return text
+
+
+def param_value(value: object) -> str:
+    return _bounded(value, MAX_PARAM_VALUE, "param value")
 
 
 def tag_value(value: object) -> str:
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_TAG_VALUE:
-        raise InvalidInputError(
-            f"tag value too long: {len(text)} characters (at most {MAX_TAG_VALUE})"
-        )
-    return text
+    return _bounded(value, MAX_TAG_VALUE, "tag value")
 
 
 def metric_value(key: str, value: object) -> float:
@@ -137,7 +134,8 @@ def check_status(status: str) -> str:
 
 def check_experiment(name: object) -> str:
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_EXPERIMENT:
-        raise InvalidInputError(f"invalid experiment name {name!r}: 1 to {MAX_EXPERIMENT} characters")
+        raise InvalidInputError(
+            f"invalid experiment name {name!r}: 1 to {MAX_EXPERIMENT} characters")
     if any(ord(c) < 32 for c in name):
         raise InvalidInputError(f"invalid experiment name {name!r}: control characters")
     return name
@@ -186,7 +184,8 @@ def check_run_prefix(prefix: object) -> str:
         prefix = prefix.strip().lower()
     if not isinstance(prefix, str) or not RUN_PREFIX_RE.match(prefix):
         raise InvalidInputError(
-            f"invalid run id {prefix!r}: give the id or a unique prefix of at least 4 hex characters"
+            f"invalid run id {prefix!r}: give the id or a unique prefix of at least "
+            "4 hex characters"
         )
     return prefix
 

@@ -116,22 +116,9 @@ class RunRecord:
     def to_json(self) -> bytes:
         """Canonical run.json: sorted keys, no NaN literals, one trailing newline."""
         doc: dict[str, Any] = {
+            **self.public(),
             "format": FORMAT,
-            "id": self.id,
-            "experiment": self.experiment,
-            "name": self.name,
-            "status": self.status,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "user": self.user,
-            "params": self.params,
-            "metrics": {k: float_to_json(v) for k, v in self.metrics.items()},
-            "tags": self.tags,
-            "source": self.source,
             "environment": self.environment,
-            "inputs": self.inputs,
-            "artifacts": self.artifacts,
-            "deleted": self.deleted,
             "bookkeeping": {
                 "latest": {k: list(v) for k, v in self.latest.items()},
                 # a (0, 0) clock is the same as none: the lowest, inferred changes carry it
@@ -229,9 +216,9 @@ def merge(a: RunRecord, b: RunRecord) -> RunRecord:
     for entry in (*a.inputs, *b.inputs):
         out.add_input(entry)
     for r in (a, b):
-        for key, value in r.metrics.items():
-            step, ts = r.latest.get(key, (0, 0))
-            out.add_points([(key, step, ts, value)])
+        for mkey, mvalue in r.metrics.items():
+            step, ts = r.latest.get(mkey, (0, 0))
+            out.add_points([(mkey, step, ts, mvalue)])
     arts = {e["path"]: e for e in b.artifacts}
     for e in a.artifacts:
         other_e = arts.get(e["path"])

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from dulwich.objects import Commit, ShaFile
+from dulwich.objects import Commit, ObjectID, ShaFile
 
 from ledger import names
 from ledger.errors import AmbiguousRunIdError, InvalidInputError, RunNotFoundError
@@ -127,12 +127,12 @@ class RunStore:
     def points(self, folder_tree: bytes) -> list[Point]:
         """Every metric point of a run, in canonical order."""
         found: list[Point] = []
-        for path, _mode, sha in self._metric_files(folder_tree):
+        for _path, _mode, sha in self._metric_files(folder_tree):
             found.extend(parquet.read_metrics(self.objects.blob_bytes(sha)))
         return canonical_points(found)
 
     def _metric_files(self, folder_tree: bytes) -> list[tuple[str, int, bytes]]:
-        out = []
+        out: list[tuple[str, int, bytes]] = []
         tree = self.objects.tree(folder_tree)
         if METRICS_FILE.encode() in tree:
             mode, sha = tree[METRICS_FILE.encode()]
@@ -195,7 +195,8 @@ class RunStore:
         elif update.points:
             points = canonical_points(update.points)
             entry = self._points_blob(points, out)
-            name = METRICS_FILE if update.compact else f"{CHUNKS_DIR}/{entry[1][:16].decode()}.parquet"
+            chunk = f"{CHUNKS_DIR}/{entry[1][:16].decode()}.parquet"
+            name = METRICS_FILE if update.compact else chunk
             files[name] = entry
         record.add_points(update.points)
         if update.artifacts:
@@ -205,8 +206,8 @@ class RunStore:
         data = blob(record.to_json())
         out.append(data)
         files[RUN_FILE] = (FILE_MODE, data.id)
-        for rel, entry in files.items():
-            changes[f"{base}/{rel}"] = entry
+        for rel, change in files.items():
+            changes[f"{base}/{rel}"] = change
         return audit_line(record, update.event)
 
     def _points_blob(self, points: list[Point], out: list[ShaFile]) -> trees.Entry:
@@ -216,8 +217,8 @@ class RunStore:
 
     def _commit_object(self, tree: bytes, parent: bytes | None, lines: list[str]) -> Commit:
         commit = Commit()
-        commit.tree = tree
-        commit.parents = [parent] if parent else []
+        commit.tree = ObjectID(tree)
+        commit.parents = [ObjectID(parent)] if parent else []
         who = identity(self.gitdir)
         commit.author = commit.committer = who
         now = int(time.time())

@@ -122,3 +122,17 @@ def test_child_process_logs_into_parent_run(repo: Path) -> None:
     assert got.info.status == "FINISHED"
     assert got.metrics == {"parent_metric": 1.0, "child_metric": 1.5, "late": 1.5}
     assert got.tags == {"child": "yes"}
+
+
+def test_killed_ledger_exec_leaves_a_killed_run(repo: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "ledger.cli", "exec", "--", sys.executable,
+                             "-c", "import time; time.sleep(30)"], cwd=repo,
+                            start_new_session=True)
+    jdir = repo / ".git" / "ledger" / "journal"
+    deadline = time.time() + 30
+    while time.time() < deadline and not list(jdir.glob("*.journal")):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the ledger process and its child
+    proc.wait()
+    runs = json.loads(run_ledger("runs", "--format", "json", cwd=repo).out)
+    assert [r["status"] for r in runs] == ["KILLED"]

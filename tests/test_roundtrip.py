@@ -71,7 +71,8 @@ def test_python_api_round_trip(repo: Path, tmp_path: Path) -> None:
     lg2.download_artifacts(run.id, "plots", out)
     assert (out / "plots" / "sub" / "b.json").read_text() == '{"b": 1}\n'
     inputs = {i["path"]: i for i in got.inputs}
-    assert inputs["data/train.csv"]["size"] == 8 and inputs["data/train.csv"]["context"] == "training"
+    assert inputs["data/train.csv"]["size"] == 8
+    assert inputs["data/train.csv"]["context"] == "training"
     assert inputs["data"]["files"] == 1 and inputs["data"]["digest"].startswith("sha256:")
     assert got.source["commit"] == git(repo, "rev-parse", "HEAD").stdout.strip()
     assert got.source["branch"] == "main" and got.source["dirty"] is False

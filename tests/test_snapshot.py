@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pyarrow as pa
-
 from conftest import run_ledger
 
 from ledger.api import Ledger

@@ -69,7 +69,8 @@ def test_every_error_is_a_ledger_error() -> None:
 def test_cli_write_path_does_not_import_heavy_modules(repo: Path, args: list[str]) -> None:
     code = ("import sys\nfrom ledger import cli\ntry:\n    cli.main(sys.argv[1:])\n"
             "except SystemExit:\n    pass\n"
-            "heavy = [m for m in ('pyarrow', 'pandas', 'numpy', 'jsonschema') if m in sys.modules]\n"
+            "heavy = [m for m in ('pyarrow', 'pandas', 'numpy', 'jsonschema')\n"
+            "         if m in sys.modules]\n"
             "sys.stderr.write('HEAVY=' + ','.join(heavy))\n")
     proc = subprocess.run([sys.executable, "-c", code, *args], cwd=repo, capture_output=True,
                           text=True)

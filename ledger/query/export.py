@@ -3,6 +3,7 @@ partitioned by experiment (hive style), for DuckDB, Polars or Spark."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from ledger.api import Ledger
 
 
-def export(ledger: Ledger, folder: str | Path, include_deleted: bool = False,
+def export(ledger: Ledger, folder: str | os.PathLike[str], include_deleted: bool = False,
            overwrite: bool = False) -> dict[str, int]:
     """Write `runs/experiment=<e>/…parquet` and `metrics/experiment=<e>/…parquet` below
     `folder`; returns the row counts."""

@@ -22,12 +22,17 @@ def snapshot(ledger: Ledger) -> Snapshot:
 
 def search(ledger: Ledger, where: str | None, experiment: str | None,
            order_by: Sequence[str] | None, max_results: int | None,
-           include_deleted: bool) -> pa.Table:
+           include_deleted: bool, ids_only: bool = False) -> pa.Table:
+    """The matching runs. With `ids_only`, only the columns needed to select and order them
+    are read from the snapshot (the caller loads the full records of the few it shows)."""
     if max_results is not None and max_results < 0:
         raise InvalidInputError(f"max_results must be 0 or more, not {max_results}")
     node = filters.parse_filter(where)  # a malformed filter fails before any reading
     keys = filters.parse_order_by(list(order_by or []))
-    result = snapshot(ledger).table()
+    columns = None
+    if ids_only:
+        columns = {*filters.referenced_columns(node), *(k.column for k in keys)}
+    result = snapshot(ledger).table(columns)
     if not include_deleted:
         result = result.filter(pc.invert(result["deleted"]))
     if experiment is not None:

@@ -18,7 +18,7 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +31,12 @@ from ledger.runstore import RunStore
 from ledger.store.objects import ObjectStore
 
 MANIFEST = "manifest.json"
+ALWAYS = ("run_id", "experiment", "name", "status", "start_time", "end_time", "user",
+          "deleted")
 MAX_SEGMENTS = 12
 ORPHAN_AGE = 600  # seconds before an unreferenced segment file is removed
 
-_memo: dict[tuple[str, str], pa.Table] = {}
+_memo: dict[tuple[str, str, tuple[str, ...] | None], pa.Table] = {}
 
 
 @dataclass
@@ -67,15 +69,21 @@ class Snapshot:
         self.store = store
         self.folder = folder
 
-    def table(self) -> pa.Table:
-        """Every run (deleted ones included, with a `deleted` column), current to the ref."""
+    def table(self, columns: Iterable[str] | None = None) -> pa.Table:
+        """Every run (deleted ones included, with a `deleted` column), current to the ref.
+
+        `columns` limits the Parquet columns read (run_id and the info columns needed for
+        listing are always read); None reads them all.
+        """
         head = self.store.head()
-        key = (str(self.folder), head.decode() if head else "")
+        wanted = None if columns is None else tuple(sorted({*ALWAYS, *columns}))
+        key = (str(self.folder), head.decode() if head else "", wanted)
         if key in _memo:
             return _memo[key]
         manifest = self.refresh(head)
-        result = self._read(manifest)
-        _memo.clear()
+        result = self._read(manifest, wanted)
+        if len(_memo) > 8:
+            _memo.clear()
         _memo[key] = result
         return result
 
@@ -129,14 +137,19 @@ class Snapshot:
             segments[-2:] = [self._write(merged)]
         return segments
 
-    def _read_segment(self, segment: Segment) -> pa.Table:
-        return pq.read_table(self.folder / segment.file)
+    def _read_segment(self, segment: Segment, columns: tuple[str, ...] | None = None
+                      ) -> pa.Table:
+        path = self.folder / segment.file
+        if columns is None:
+            return pq.read_table(path)
+        present = set(pq.read_schema(path).names)
+        return pq.read_table(path, columns=[c for c in columns if c in present])
 
-    def _read(self, manifest: Manifest) -> pa.Table:
+    def _read(self, manifest: Manifest, columns: tuple[str, ...] | None = None) -> pa.Table:
         try:
-            parts = [self._read_segment(s) for s in manifest.segments]
+            parts = [self._read_segment(s, columns) for s in manifest.segments]
         except (OSError, pa.ArrowException):
-            parts = [self._read_segment(s) for s in self.rebuild().segments]
+            parts = [self._read_segment(s, columns) for s in self.rebuild().segments]
         return canonical(latest_rows(parts))
 
     # -- manifest -----------------------------------------------------------------------------
@@ -190,18 +203,25 @@ def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes |
 
 
 def latest_rows(parts: list[pa.Table]) -> pa.Table:
-    """Concatenate segments (oldest first), keeping the newest row of each run."""
+    """Concatenate segments (oldest first), keeping the newest row of each run.
+
+    Newer segments are small (the size-tiered merge keeps them so): going from the newest
+    back, each older segment only loses the rows whose run a newer one already has.
+    """
     parts = [p for p in parts if p.num_rows]
     if not parts:
         return table.build([])
     if len(parts) == 1:
         return parts[0]
-    merged = pa.concat_tables(parts, promote_options="permissive")
-    position = pa.array(range(merged.num_rows), pa.int64())
-    merged = merged.append_column("_pos", position)
-    last = merged.group_by("run_id").aggregate([("_pos", "max")])
-    keep = pc.is_in(merged["_pos"], value_set=last["_pos_max"])
-    return merged.filter(keep).drop_columns(["_pos"])
+    kept: list[pa.Table] = []
+    seen: pa.Array | None = None
+    for part in reversed(parts):
+        if seen is not None:
+            part = part.filter(pc.invert(pc.is_in(part["run_id"], value_set=seen)))
+        kept.append(part)
+        ids = part["run_id"].combine_chunks()
+        seen = ids if seen is None else pa.concat_arrays([seen, ids])
+    return pa.concat_tables(reversed(kept), promote_options="permissive")
 
 
 def canonical(data: pa.Table) -> pa.Table:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from dulwich.object_store import DiskObjectStore
-from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 
 from ledger.errors import LedgerError
 
@@ -54,11 +54,11 @@ class ObjectStore:
         return self._store
 
     def __contains__(self, sha: bytes) -> bool:
-        return sha in self._store
+        return ObjectID(sha) in self._store
 
     def get(self, sha: bytes) -> ShaFile:
         try:
-            return self._store[sha]
+            return self._store[ObjectID(sha)]
         except KeyError:
             raise LedgerError(
                 f"git object {sha.decode()} is missing: the repository is incomplete "
@@ -99,7 +99,7 @@ class ObjectStore:
             if sha not in fresh:
                 fresh[sha] = obj
         if len(fresh) >= PACK_THRESHOLD:
-            missing = [(o, None) for s, o in fresh.items() if s not in self._store]
+            missing = [(o, None) for s, o in fresh.items() if ObjectID(s) not in self._store]
             if len(missing) >= PACK_THRESHOLD:
                 self._store.add_objects(missing)
                 return
@@ -133,7 +133,8 @@ class ObjectStore:
             f.write(data)
         os.replace(tmp, path)
 
-    def walk_files(self, tree_sha: bytes, prefix: str = "") -> Iterator[tuple[str, int, bytes]]:
+    def walk_files(self, tree_sha: bytes, prefix: str = ""
+                   ) -> Iterator[tuple[str, int, bytes]]:
         """Every file below a tree as (path, mode, sha), in git's order."""
         for entry in self.tree(tree_sha).iteritems():
             name = entry.path.decode("utf-8", "surrogateescape")

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dulwich.file import FileLocked, GitFile
-from dulwich.refs import DiskRefsContainer
+from dulwich.objects import ObjectID
+from dulwich.refs import DiskRefsContainer, Ref
 
 from ledger.errors import ConcurrencyError
 
@@ -26,12 +27,12 @@ class Refs:
 
     def get(self, name: bytes) -> bytes | None:
         try:
-            return self._refs[name]
+            return self._refs[Ref(name)]
         except KeyError:
             return None
 
     def names(self, prefix: bytes) -> list[bytes]:
-        return sorted(prefix + n for n in self._refs.keys(base=prefix.rstrip(b"/")))
+        return sorted(prefix + n for n in self._refs.keys(base=Ref(prefix.rstrip(b"/"))))
 
     def swap(self, name: bytes, old: bytes | None, new: bytes) -> bool:
         """Set `name` to `new` only if it still points at `old` (None: does not exist).
@@ -41,17 +42,18 @@ class Refs:
         default either, and an fsync per commit would cost more than the commit itself.
         """
         refs = self._refs
-        refs._check_refname(name)
-        path = refs.refpath(name)
+        ref = Ref(name)
+        refs._check_refname(ref)
+        path = refs.refpath(ref)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         try:
             f = GitFile(path, "wb", fsync=False)
         except FileLocked:
             return False
         try:
-            current = refs._read_loose_ref_file(name)
+            current: bytes | None = refs._read_loose_ref_file(ref)
             if current is None:
-                current = refs.get_packed_refs().get(name)
+                current = refs.get_packed_refs().get(ref)
             if current != old:
                 f.abort()
                 return False
@@ -64,7 +66,7 @@ class Refs:
 
     def delete(self, name: bytes, old: bytes) -> bool:
         try:
-            return bool(self._refs.remove_if_equals(name, old))
+            return bool(self._refs.remove_if_equals(Ref(name), ObjectID(old)))
         except FileLocked:
             return False
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from collections.abc import Mapping
 
-from dulwich.objects import ShaFile, Tree
+from dulwich.objects import ObjectID, ShaFile, Tree
 
 from ledger.store.objects import FILE_MODE, TREE_MODE, ObjectStore
 
@@ -25,9 +25,9 @@ def build(files: Mapping[str, Entry], out: list[ShaFile]) -> bytes:
             direct[head] = entry
     tree = Tree()
     for name, (mode, sha) in direct.items():
-        tree.add(name.encode(), mode, sha)
+        tree.add(name.encode(), mode, ObjectID(sha))
     for name, sub in nested.items():
-        tree.add(name.encode(), TREE_MODE, build(sub, out))
+        tree.add(name.encode(), TREE_MODE, ObjectID(build(sub, out)))
     out.append(tree)
     return tree.id
 
@@ -55,7 +55,7 @@ def edit(
             if head.encode() in tree:
                 del tree[head.encode()]
         else:
-            tree.add(head.encode(), change[0], change[1])
+            tree.add(head.encode(), change[0], ObjectID(change[1]))
     for head, sub in grouped.items():
         key = head.encode()
         child: bytes | None = None
@@ -67,7 +67,7 @@ def edit(
             if key in tree:
                 del tree[key]
         else:
-            tree.add(key, TREE_MODE, new_child)
+            tree.add(key, TREE_MODE, ObjectID(new_child))
     if not len(tree):
         return None
     out.append(tree)
