@@ -394,7 +394,7 @@ if __name__ == "__main__":  # pragma: no cover
     from ledger.cli import main as _main  # python -m runs this file twice: use the whole copy
     _main()
 
-from ledger import cli_registry  # last: it imports the options defined above
+from ledger import cli_registry  # noqa: E402  (last: it imports the options above)
 
 for _command in (cli_registry.model, cli_registry.registry, cli_registry.verify):
     cli.add_command(_command)

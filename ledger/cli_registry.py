@@ -2,7 +2,7 @@
 
 Thin, like ledger/cli.py: parse, call ledger.models / ledger.registry_policy, render. Commands
 that write print only the tag names they created on stdout, so a script (or CI) can push
-exactly those: `ledger registry apply --sign | while read t; do git push origin "refs/tags/$t"; done`.
+exactly those: `ledger registry apply --sign | sed 's|^|refs/tags/|' | xargs -n 3 git push origin`.
 """
 
 from __future__ import annotations
