@@ -25,7 +25,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dulwich.objects import ShaFile, Tree
+from dulwich.objects import ObjectID, ShaFile, Tree
 
 from ledger import names
 from ledger.record import RunRecord, canonical_points, merge
@@ -48,7 +48,7 @@ class MergeContext:
     def put_tree(self, entries: dict[bytes, Entry]) -> bytes:
         tree = Tree()
         for name, (mode, sha) in entries.items():
-            tree.add(name, mode, sha)
+            tree.add(name, mode, ObjectID(sha))
         self.out.append(tree)
         return tree.id
 
@@ -287,7 +287,7 @@ def merge_history(store: RunStore, theirs: bytes, what: str) -> Merged:
         if ctx.runs_merged:
             line += f": {ctx.runs_merged} run{'s' if ctx.runs_merged != 1 else ''} merged"
         commit = store._commit_object(root, ours, [line])
-        commit.parents = [ours, theirs]
+        commit.parents = [ObjectID(ours), ObjectID(theirs)]
         ctx.out.append(commit)
         store.objects.add(ctx.out)
         result.kind, result.new, result.runs_merged = "merged", commit.id, ctx.runs_merged
@@ -295,30 +295,6 @@ def merge_history(store: RunStore, theirs: bytes, what: str) -> Merged:
 
     store.refs.update(RUNS_REF, build)
     return result
-
-
-def changed_runs(store: ObjectStore, old: bytes | None, new: bytes | None) -> list[str]:
-    """Ids of the runs whose folder differs between two root trees (added or changed)."""
-    old_fans, new_fans = _subdirs(store, old, "runs"), _subdirs(store, new, "runs")
-    out: list[str] = []
-    for fan, sha in new_fans.items():
-        if old_fans.get(fan) == sha:
-            continue
-        before = _subdirs(store, old_fans.get(fan), "")
-        out.extend(name.decode() for name, run in _subdirs(store, sha, "").items()
-                   if before.get(name) != run)
-    return sorted(out)
-
-
-def _subdirs(store: ObjectStore, tree: bytes | None, path: str) -> dict[bytes, bytes]:
-    """The folders in `path` below `tree` (""): name -> tree id."""
-    if tree is None:
-        return {}
-    found = store.lookup(tree, path) if path else (TREE_MODE, tree)
-    if found is None or not stat.S_ISDIR(found[0]):
-        return {}
-    return {name: sha for name, (mode, sha) in entries_of(store, found[1]).items()
-            if stat.S_ISDIR(mode)}
 
 
 register_folder_merge("runs", merge_runs_folder)

@@ -233,6 +233,31 @@ class RunStore:
         return commit
 
 
+def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes | None
+                 ) -> list[str]:
+    """Ids of runs whose folder differs between two ledger trees (new or changed), sorted.
+
+    Only fan-out folders whose tree id changed are opened: the cost follows the change.
+    """
+    def folders(tree: bytes | None, path: str = "") -> dict[bytes, bytes]:
+        if tree is None:
+            return {}
+        found = objects.lookup(tree, path) if path else (stat.S_IFDIR, tree)
+        if found is None or not stat.S_ISDIR(found[0]):
+            return {}
+        return {e.path: e.sha for e in objects.tree(found[1]).iteritems()
+                if stat.S_ISDIR(e.mode)}
+
+    old_fans, new_fans = folders(old_root, "runs"), folders(new_root, "runs")
+    out: list[str] = []
+    for fan, sha in new_fans.items():
+        if old_fans.get(fan) != sha:
+            before = folders(old_fans.get(fan))
+            out.extend(name.decode() for name, run in folders(sha).items()
+                       if before.get(name) != run)
+    return sorted(out)
+
+
 def _add_artifacts(record: RunRecord, added: dict[str, tuple[bytes, int]],
                    files: dict[str, trees.Entry | None]) -> None:
     current = {a["path"]: a for a in record.artifacts}

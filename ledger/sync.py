@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from ledger import tagsync
 from ledger.errors import SyncError
 from ledger.gitremote import Git, Remote
-from ledger.merge import Merged, changed_runs, merge_history
-from ledger.runstore import RUNS_REF
+from ledger.merge import Merged, merge_history
+from ledger.runstore import RUNS_REF, changed_runs
 from ledger.store.history import Relation, relate
 
 if TYPE_CHECKING:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -221,24 +220,13 @@ def _fast_import_repo(path: Path, registry: int, unrelated: int) -> None:
     )
 
 
-def _timings_ms(path: Path, runs: int = 7) -> tuple[float, float]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        state = load_state(path)
-        times.append((time.perf_counter() - start) * 1000)
-    assert sum(len(m.versions) + len(m.events) for m in state.models.values()) == 2000
-    return statistics.median(times), min(times)
-
-
-def test_performance_2000_registry_tags_among_5000_others(tmp_path: Path) -> None:
+def test_2000_registry_tags_among_5000_others(tmp_path: Path) -> None:
+    # correctness at size only; the timing lives in bench/bench_registry.py (no timings in tests)
     path = tmp_path / "big"
     _fast_import_repo(path, 2000, 5000)
     assert len(read_tag_records(path)) == 2000
     git(path, "pack-refs", "--all")
-    median, best = _timings_ms(path)
-    print(f"load_state, 2,000 registry + 5,000 other tags, packed refs: {median:.1f} ms")
-    assert best < 100  # the best of 7 runs: robust to a busy machine, still a real bound
+    assert len(read_tag_records(path)) == 2000
 
 
 def test_reader_survives_any_message_bytes(repo: Path) -> None:

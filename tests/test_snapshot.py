@@ -99,3 +99,31 @@ def test_search_columns_and_order(repo: Path) -> None:
     lg.delete_run(c)
     assert c not in lg.search_runs()["run_id"].to_pylist()
     assert c in lg.search_runs(include_deleted=True)["run_id"].to_pylist()
+
+
+def test_snapshot_after_a_merge_of_two_diverged_ledgers(tmp_path: Path) -> None:
+    from conftest import git, make_repo
+
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    a, b = make_repo(tmp_path / "a"), make_repo(tmp_path / "b")
+    for clone in (a, b):
+        git(clone, "remote", "add", "origin", str(remote))
+    shared = Ledger(a).log_run("s", params={"p": 1}, tags={"t": "a"})
+    assert run_ledger("sync", cwd=a).code == 0
+    assert run_ledger("sync", cwd=b).code == 0
+    for i in range(5):
+        Ledger(a).log_run("a", metrics=[("m", i, 0)])
+        Ledger(b).log_run("b", metrics=[("m", -i, 0)])
+    Ledger(a).set_tags(shared, {"t": "from-a"})
+    Ledger(b).delete_run(shared)
+    for clone in (a, b):
+        assert search.snapshot(Ledger(clone)).table().num_rows == 6  # built before the merge
+    for clone in (a, b, a):
+        assert run_ledger("sync", cwd=clone).code == 0
+    for clone in (a, b):
+        incremental_equals_rebuild(clone)
+    tables = [as_rows(search.snapshot(Ledger(c)).table()) for c in (a, b)]
+    assert tables[0] == tables[1]
+    runs = Ledger(a).search_runs(include_deleted=True)
+    assert runs.num_rows == 11

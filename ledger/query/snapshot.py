@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ledger.query import table
-from ledger.runstore import RunStore
-from ledger.store.objects import ObjectStore
+from ledger.runstore import RunStore, changed_runs
 
 MANIFEST = "manifest.json"
 ALWAYS = ("run_id", "experiment", "name", "status", "start_time", "end_time", "user",
@@ -181,25 +179,6 @@ class Snapshot:
 
     def _has_commit(self, hexsha: str) -> bool:
         return hexsha.encode() in self.store.objects
-
-
-def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes | None
-                 ) -> Iterator[str]:
-    """Ids of runs whose folder differs between two ledger trees (new or changed)."""
-    old = objects.lookup(old_root, "runs") if old_root else None
-    new = objects.lookup(new_root, "runs") if new_root else None
-    if new is None or (old is not None and old[1] == new[1]):
-        return
-    old_fans = {e.path: e.sha for e in objects.tree(old[1]).iteritems()} if old else {}
-    for fan in objects.tree(new[1]).iteritems():
-        if not stat.S_ISDIR(fan.mode) or old_fans.get(fan.path) == fan.sha:
-            continue
-        before = fan.path in old_fans
-        old_runs = ({e.path: e.sha for e in objects.tree(old_fans[fan.path]).iteritems()}
-                    if before else {})
-        for run in objects.tree(fan.sha).iteritems():
-            if old_runs.get(run.path) != run.sha:
-                yield run.path.decode()
 
 
 def latest_rows(parts: list[pa.Table]) -> pa.Table:
