@@ -95,3 +95,21 @@ def test_ledger_reads_what_gto_writes(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "got"
     ok(ledger(repo, "model", "get", "iris@v0.1.0", "-o", str(out)))
     assert tree_files(out) == {"train.py": b"print('train')\n", "model.txt": b"v2\n"}
+
+
+def test_deprecation_within_one_second_reads_the_same_in_both(repo: Path,
+                                                              tmp_path: Path) -> None:
+    """Tag dates have one-second resolution; the ledger waits a second where GTO would
+    otherwise break a tie differently."""
+    rid = log_run(repo, tmp_path)
+
+    def active() -> tuple[bool, bool]:
+        ours = as_json(ledger(repo, "model", "list", "--format", "json"))[0]
+        theirs = json.loads(gto(repo, "show", "--json", "--deprecated")).get("iris", {})
+        return not ours["deprecated"], bool(theirs.get("active"))
+
+    ok(ledger(repo, "model", "register", "iris", "--run", rid))
+    ok(ledger(repo, "model", "deprecate", "iris"))
+    assert active() == (False, False)
+    ok(ledger(repo, "model", "register", "iris", "--run", rid))  # revives it
+    assert active() == (True, True)
