@@ -22,7 +22,9 @@ _FLUENT = (
     "log_text", "log_dict", "log_input", "flush", "get_run", "get_metric_history",
     "search_runs",
 )
-__all__ = [*_FLUENT, "ActiveRun", "Ledger", "LedgerError", "Run", "__version__"]  # noqa: PLE0604
+_MODELS = ("register_model", "promote_model", "load_model_dir")
+__all__ = [*_FLUENT, *_MODELS, "ActiveRun", "Ledger", "LedgerError", "Run",  # noqa: PLE0604
+           "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -31,6 +33,10 @@ def __getattr__(name: str) -> Any:
         from ledger import fluent
 
         return getattr(fluent, name)
+    if name in _MODELS:
+        from ledger import models
+
+        return getattr(models, name)
     if name == "Ledger":
         from ledger.api import Ledger
 

@@ -391,4 +391,10 @@ def one_line(exc: BaseException) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    from ledger.cli import main as _main  # python -m runs this file twice: use the whole copy
+    _main()
+
+from ledger import cli_registry  # noqa: E402  (last: it imports the options above)
+
+for _command in (cli_registry.model, cli_registry.registry, cli_registry.verify):
+    cli.add_command(_command)

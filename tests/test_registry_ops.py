@@ -68,9 +68,9 @@ def test_promote_retries_when_a_counter_is_taken(
     ops.promote(repo, "iris", "v0.0.2", "prod")  # takes iris#prod#1 behind stale's back
     calls = []
 
-    def first_stale(path: Path) -> object:
+    def first_stale(path: Path, models: object = None) -> object:
         calls.append(path)
-        return stale if len(calls) == 1 else load_state(path)
+        return stale if len(calls) == 1 else load_state(path, models)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ops, "load_state", first_stale)
     assert ops.promote(repo, "iris", "v0.0.1", "prod") == "iris#prod#2"

@@ -246,3 +246,17 @@ def test_reader_survives_any_message_bytes(repo: Path) -> None:
     records = read_tag_records(repo)
     assert sorted(r.name for r in records) == [f"iris#s{i}#{i + 1}" for i in range(5)]
     assert load_state(repo).next_counter("iris") == 6
+
+
+def test_state_of_some_models_only(repo: Path) -> None:
+    sha = git(repo, "rev-parse", "HEAD")
+    for name in ("iris@v1.0.0", "iris#a/b#1", "iris-2@v1.0.0", "iris/sub@v1.0.0",
+                 "iris/sub#prod#1", "d=iris@v1.0.0", "release-1"):
+        create_tag(repo, name, sha, name)
+    assert {r.name for r in read_tag_records(repo, ["iris"])} == {"iris@v1.0.0", "iris#a/b#1"}
+    assert {r.name for r in read_tag_records(repo, ["iris/sub", "d:iris"])} == {
+        "iris/sub@v1.0.0", "iris/sub#prod#1", "d=iris@v1.0.0"}
+    assert read_tag_records(repo, []) == [] and read_tag_records(repo, ["nope"]) == []
+    state = load_state(repo, ["iris"])
+    assert set(state.models) == {"iris"}
+    assert state.next_counter("iris") == load_state(repo).next_counter("iris") == 2

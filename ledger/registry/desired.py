@@ -42,13 +42,12 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ledger.errors import DesiredStateError, LedgerError, RegistryLookupError, SignatureError
+from ledger.registry import quickcheck
 from ledger.registry._git import RepoLike
-from ledger.registry.signing import create_tag
 from ledger.registry.state import RegistryState
 from ledger.registry.tags import SemVer, assignment_tag, parse_version
 
@@ -138,8 +137,8 @@ class Action:
 
 def load_schema() -> dict[str, Any]:
     """The JSON Schema of ``ledger.toml`` (from the package, else the source tree)."""
-    candidates = [resources.files("ledger") / "schemas" / SCHEMA_NAME]
-    candidates.append(Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_NAME)
+    here = Path(__file__).resolve().parents[1]  # ledger/ (importlib.resources costs ~10 ms)
+    candidates = [here / "schemas" / SCHEMA_NAME, here.parent / "schemas" / SCHEMA_NAME]
     for path in candidates:
         if path.is_file():
             loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -149,9 +148,12 @@ def load_schema() -> dict[str, Any]:
 
 def schema_problems(doc: Mapping[str, Any], source: str = "ledger.toml") -> list[Problem]:
     """Every schema violation of a parsed document, one line each."""
-    import jsonschema  # only the registry commands pay for it
+    schema = load_schema()
+    if quickcheck.is_valid(doc, schema):  # no need to load jsonschema
+        return []
+    import jsonschema  # only an invalid file pays for it: it words the problems
 
-    validator = jsonschema.Draft202012Validator(load_schema())
+    validator = jsonschema.Draft202012Validator(schema)
     problems = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.path]):
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
@@ -381,6 +383,8 @@ def apply(repo: RepoLike, actions: list[Action], *, sign: bool | None = None) ->
         raise SignatureError(
             f"policy.require_signed: {', '.join(unsigned)} must be signed; apply with signing on"
         )
+    from ledger.registry.signing import create_tag  # `check` does without its imports
+
     created = []
     for action in actions:
         create_tag(repo, action.tag, action.commit, action.message, sign=sign)

@@ -4,10 +4,17 @@ What the ``ledger model ...`` commands call. Each reads the state, checks the re
 way GTO does (a version exists once, one live version per commit, no promotion to a stage the
 version is in already), creates one annotated tag through :mod:`ledger.registry.signing` and
 returns its name. A counter taken by a concurrent writer is retried with the next one.
+
+A deprecation (``NAME@deprecated``, no counter) is ordered against the model's other events by
+tag date, which git keeps to the second, and GTO breaks a tie the other way than we do. So a
+deprecation, and any event of a deprecated model, waits if need be for the next second: its
+date is then strictly after the events before it, and both tools agree on what happened last.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 
 from ledger.errors import RegistryError, RegistryLookupError, RegistryNameError, TagExistsError
@@ -52,11 +59,12 @@ def register(
     check_name(model)
     if version is not None and bump is not None:
         raise RegistryNameError("give either a version or a bump, not both")
-    state = load_state(repo)
+    state = load_state(repo, [model])
     v = state.next_version(model, bump) if version is None else _version(version)
     if state.version(model, v) is not None:
         raise TagExistsError(f"{model}@{v} was registered already; version numbers are not reused")
     sha = _commit(repo, commit)
+    _wait_past(state, model, deprecations_only=True)
     taken = [x for x in _versions(state, model) if x.commit == sha and not x.deregistered]
     if taken:
         raise RegistryError(f"commit {sha[:12]} is already {model}@{taken[0].version}")
@@ -88,7 +96,7 @@ def promote(
         return assignment_tag(model, stage, state.next_counter(model)), found.commit
 
     text = message or f"Assigning stage {stage} to artifact {model} version {v}"
-    return _create_counted(repo, make, text, sign)
+    return _create_counted(repo, model, make, text, sign)
 
 
 def unassign(
@@ -111,7 +119,7 @@ def unassign(
         return unassignment_tag(model, stage, state.next_counter(model)), found.commit
 
     text = message or f"Unassigning stage {stage} from artifact {model} version {v}"
-    return _create_counted(repo, make, text, sign)
+    return _create_counted(repo, model, make, text, sign)
 
 
 def deregister(
@@ -124,7 +132,9 @@ def deregister(
 ) -> str:
     """Deregister a version (``NAME@vX.Y.Z!``); its stages no longer resolve to it."""
     v = _version(version)
-    found = _live(load_state(repo), model, v)
+    state = load_state(repo, [model])
+    found = _live(state, model, v)
+    _wait_past(state, model, deprecations_only=True)
     name = deregistration_tag(model, v)
     create_tag(repo, name, found.commit, message or f"Deregistering {model} version {v}", sign=sign)
     return name
@@ -134,7 +144,7 @@ def deprecate(
     repo: RepoLike, model: str, *, message: str | None = None, sign: bool | None = None
 ) -> str:
     """Deprecate a model (``NAME@deprecated``; ``NAME@deprecated#N`` if that tag exists)."""
-    state = load_state(repo)
+    state = load_state(repo, [model])
     found = state.model(model)
     if found.deprecated:
         raise RegistryError(f"model {model} is deprecated already")
@@ -143,18 +153,22 @@ def deprecate(
     name = deprecation_tag(model)
     if any(r.name == name for r in state.records):  # deprecated before, then revived
         name = str(RegistryTag(TagKind.DEPRECATE, model, counter=state.next_counter(model)))
+    _wait_past(state, model, deprecations_only=False)
     create_tag(repo, name, commit, message or f"Deprecating model {model}", sign=sign)
     return name
 
 
 def _create_counted(
     repo: RepoLike,
+    model: str,
     make: Callable[[RegistryState], tuple[str, str]],
     message: str,
     sign: bool | None,
 ) -> str:
     for attempt in range(_RETRIES):
-        name, commit = make(load_state(repo))
+        state = load_state(repo, [model])
+        name, commit = make(state)
+        _wait_past(state, model, deprecations_only=True)
         try:
             create_tag(repo, name, commit, message, sign=sign)
             return name
@@ -162,6 +176,21 @@ def _create_counted(
             if attempt == _RETRIES - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _wait_past(state: RegistryState, model: str, *, deprecations_only: bool) -> None:
+    """Sleep until the second after the model's latest (deprecation) tag, if that is now."""
+    found = state.models.get(model)
+    if found is None or (deprecations_only and not found.deprecated):
+        return
+    if os.environ.get("GIT_COMMITTER_DATE"):  # the caller dates the tags itself
+        return
+    kinds = {TagKind.DEPRECATE} if deprecations_only else set(TagKind)
+    times = [r.time for r in state.records
+             if r.parsed.model == model and r.annotated and r.parsed.kind in kinds]
+    wait = max(times, default=0) + 1 - time.time()
+    if 0 < wait <= 1:  # a date further ahead is clock skew: waiting would not help
+        time.sleep(wait)
 
 
 def _version(version: SemVer | str) -> SemVer:

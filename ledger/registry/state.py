@@ -204,9 +204,10 @@ class RegistryState:
         return model.versions.get(v) if model else None
 
 
-def load_state(repo: RepoLike) -> RegistryState:
-    """Read the registry state of a repository (one ``git for-each-ref``)."""
-    return build_state(read_tag_records(repo))
+def load_state(repo: RepoLike, models: Iterable[str] | None = None) -> RegistryState:
+    """Read the registry state of a repository (one ``git for-each-ref``); with ``models``,
+    of those models only (git then reads only their tag objects)."""
+    return build_state(read_tag_records(repo, models))
 
 
 def build_state(records: Iterable[TagRecord]) -> RegistryState:

@@ -10,11 +10,12 @@ is read correctly.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ledger.errors import RegistryError
 from ledger.registry._git import RepoLike, run_git
-from ledger.registry.tags import TAG_REF_PATTERNS, RegistryTag, parse_tag
+from ledger.registry.tags import TAG_REF_PATTERNS, RegistryTag, model_tag_patterns, parse_tag
 
 _FIELDS = (
     "%(refname)",
@@ -84,10 +85,19 @@ def split_signature(contents: str) -> tuple[str, str, str | None]:
     return contents[:start], contents[start:], kind
 
 
-def read_tag_records(repo: RepoLike) -> list[TagRecord]:
-    """All tags of ``repo`` whose names are registry tags, in one ``git for-each-ref``."""
-    out = run_git(repo, ["for-each-ref", f"--format={_FORMAT}", *TAG_REF_PATTERNS]).stdout
-    return list(parse_for_each_ref(out))
+def read_tag_records(repo: RepoLike, models: Iterable[str] | None = None) -> list[TagRecord]:
+    """All tags of ``repo`` whose names are registry tags (of ``models`` only, when given),
+    in one ``git for-each-ref``."""
+    if models is None:
+        patterns: tuple[str, ...] = TAG_REF_PATTERNS
+    else:
+        wanted = set(models)
+        patterns = tuple(p for m in sorted(wanted) for p in model_tag_patterns(m))
+        if not patterns:  # no pattern at all would list every ref
+            return []
+    out = run_git(repo, ["for-each-ref", f"--format={_FORMAT}", *patterns]).stdout
+    records = parse_for_each_ref(out)
+    return records if models is None else [r for r in records if r.parsed.model in wanted]
 
 
 def parse_for_each_ref(out: bytes) -> list[TagRecord]:

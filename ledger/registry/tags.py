@@ -38,6 +38,15 @@ BumpPart = Literal["major", "minor", "patch"]
 # git skip the objects of unrelated tags.
 TAG_REF_PATTERNS = ("refs/tags/**/*@*", "refs/tags/**/*#*", "refs/tags/**/*#*/**")
 
+
+
+def model_tag_patterns(model: str) -> tuple[str, ...]:
+    """for-each-ref patterns for the tags of one model only (git matches ``*`` within a path
+    component, so ``iris@*`` leaves ``iris-2@v1`` and ``iris/sub@v1`` out)."""
+    prefix = "refs/tags/" + model.replace(":", "=")
+    return (f"{prefix}@*", f"{prefix}#*", f"{prefix}#*/**")
+
+
 _NUM = r"(?:0|[1-9][0-9]*)"
 _PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
 _BUILD_ID = r"[0-9A-Za-z-]+"
@@ -208,6 +217,11 @@ def parse_tag(name: str) -> RegistryTag | None:
         return RegistryTag(kind, model, stage=m.group("stage"), counter=counter)
     kind = TagKind.DEPRECATE if m.group("special") == "deprecated" else TagKind.CREATE
     return RegistryTag(kind, model, counter=counter)
+
+
+def is_registry_tag(name: str) -> bool:
+    """Whether a tag name (without ``refs/tags/``) is a registry tag, e.g. for pushing them."""
+    return parse_tag(name) is not None
 
 
 def _check_counter(counter: int) -> int:
