@@ -1,6 +1,6 @@
 """Which model tags travel between a repository and a remote, and in what groups.
 
-Only registry tags travel (`is_registry_tag`; the registry module can supply its own parser).
+Only registry tags travel (`is_registry_tag`, from the registry's tag grammar).
 A tag is never overwritten: one that exists on both sides with different objects is a
 conflict to report. Tags are pushed in small groups because CI systems ignore a push that
 carries many tags at once.
@@ -8,7 +8,6 @@ carries many tags at once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -16,18 +15,12 @@ TAGS_PREFIX = "refs/tags/"
 GROUP_SIZE = 20
 TagFilter = Callable[[str], bool]
 
-# GTO's grammar: NAME@vX.Y.Z[-PRE][+BUILD][!], NAME@deprecated, NAME#STAGE[!]#N (GTO also
-# accepts a `#N` counter after the first two forms)
-_REGISTRY_TAG_RE = re.compile(
-    r"^[a-z0-9](?:[a-z0-9_/-]*[a-z0-9])?"
-    r"(?:(?:@v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?!?|@deprecated)(?:#\d+)?"
-    r"|#[a-z0-9_/-]+!?#\d+)$"
-)
-
-
 def is_registry_tag(name: str) -> bool:
-    """Whether a tag name (without `refs/tags/`) is a model registry tag."""
-    return _REGISTRY_TAG_RE.match(name) is not None and "//" not in name
+    """Whether a tag name (without `refs/tags/`) is a model registry tag: the registry's own
+    grammar decides (one grammar per name)."""
+    from ledger.registry.tags import is_registry_tag as registry_grammar
+
+    return registry_grammar(name)
 
 
 @dataclass
