@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ledger import replay
@@ -31,8 +32,10 @@ def history(ledger: Ledger, run_ids: Sequence[str], keys: Sequence[str] | None =
         files = ledger.store._metric_files(tree) if tree else []
         run_parts = []
         for _path, _mode, sha in files:
-            data = pq.read_table(io.BytesIO(ledger.store.objects.blob_bytes(sha)),
-                                 filters=[("key", "in", wanted)] if wanted else None)
+            with pq.ParquetFile(io.BytesIO(ledger.store.objects.blob_bytes(sha))) as source:
+                data = source.read()  # (not pq.read_table: see snapshot._read_segment)
+            if wanted:
+                data = data.filter(pc.is_in(data["key"], value_set=pa.array(wanted, pa.string())))
             run_parts.append(data)
         live = [p for rep in replay.live(ledger.journal_dir, rid) for p in rep.points
                 if wanted is None or p[0] in wanted]
