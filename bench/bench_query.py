@@ -15,7 +15,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import PY, fresh_repo, median, prime_bytecode, report, timed_process, worker
+from common import (
+    MLFLOW_LOG_BATCH,
+    PY,
+    fresh_repo,
+    median,
+    prime_bytecode,
+    report,
+    timed_process,
+    worker,
+)
 
 FILL_LEDGER = """
 import json, sys, time
@@ -66,26 +75,6 @@ res = {
 print(json.dumps(res))
 """
 
-FILL_MLFLOW = """
-import json, sys, time, mlflow
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.tracking import MlflowClient
-mlflow.set_tracking_uri(sys.argv[1])
-client = MlflowClient()
-exp = client.create_experiment("bench")
-n = int(sys.argv[2])
-start = time.perf_counter()
-for r in range(n):
-    run = client.create_run(exp, run_name=f"run-{r}")
-    ts = int(time.time() * 1000)
-    client.log_batch(run.info.run_id,
-        metrics=[Metric(f"m{m}", ((r * 7919 + m) % 1000) / 1000 / (s + 1), ts, s)
-                 for s in range(10) for m in range(5)],
-        params=[Param(f"p{i}", str((i * r) % 11)) for i in range(20)],
-        tags=[RunTag("a", "x"), RunTag("b", str(r % 7)), RunTag("c", "z")])
-    client.set_terminated(run.info.run_id)
-print(json.dumps({"seconds": time.perf_counter() - start, "experiment": exp}))
-"""
 
 QUERY_MLFLOW = """
 import json, statistics, sys, time, mlflow
@@ -138,7 +127,7 @@ def main() -> None:
     repo = fresh_repo()
     worker(FILL_LEDGER, repo, str(n))
     ours = worker(QUERY_LEDGER, repo)
-    fill = worker(FILL_MLFLOW, repo, f"sqlite:///{repo.parent}/m.db", str(n))
+    fill = worker(MLFLOW_LOG_BATCH, repo, f"sqlite:///{repo.parent}/m.db", str(n))
     theirs = worker(QUERY_MLFLOW, repo, f"sqlite:///{repo.parent}/m.db", fill["experiment"])
     assert ours["rows"] == theirs["rows"], (ours["rows"], theirs["rows"])
     assert ours["broad_rows"] == theirs["broad_rows"], (ours["broad_rows"], theirs["broad_rows"])

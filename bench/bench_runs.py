@@ -16,7 +16,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ENV, PY, fresh_repo, median, prime_bytecode, report, timed_process, worker
+from common import (
+    ENV,
+    MLFLOW_LOG_BATCH,
+    PY,
+    fresh_repo,
+    median,
+    prime_bytecode,
+    report,
+    timed_process,
+    worker,
+)
 
 MLFLOW_MINIMAL = """
 import mlflow, sys
@@ -67,25 +77,6 @@ for r in range(n):
 print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
-MLFLOW_RUNS_BATCH = """
-import json, sys, time, mlflow
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.tracking import MlflowClient
-mlflow.set_tracking_uri(sys.argv[1])
-client = MlflowClient()
-exp = client.create_experiment("bench")
-n = int(sys.argv[2])
-start = time.perf_counter()
-for r in range(n):
-    run = client.create_run(exp, run_name=f"run-{r}")
-    ts = int(time.time() * 1000)
-    client.log_batch(run.info.run_id,
-        metrics=[Metric(f"m{m}", (r + m) / (s + 1), ts, s) for s in range(10) for m in range(5)],
-        params=[Param(f"p{i}", str(i * r)) for i in range(20)],
-        tags=[RunTag("a", "x"), RunTag("b", str(r)), RunTag("c", "z")])
-    client.set_terminated(run.info.run_id)
-print(json.dumps({"seconds": time.perf_counter() - start}))
-"""
 
 LEDGER_COMMIT_COST = """
 import json, statistics, sys, time
@@ -158,7 +149,7 @@ def main() -> None:
 
     runs_repo = fresh_repo()
     ours = worker(LEDGER_RUNS, runs_repo, str(n_runs))["seconds"]
-    theirs = worker(MLFLOW_RUNS_BATCH, runs_repo,
+    theirs = worker(MLFLOW_LOG_BATCH, runs_repo,
                     f"sqlite:///{runs_repo.parent}/batch.db", str(n_runs))["seconds"]
     rows.append((f"{n_runs} runs (20 params, 5x10 metrics, 3 tags)", f"{ours:.2f} s",
                  f"{theirs:.2f} s (log_batch)", f"{theirs / ours:.1f}x"))

@@ -1,33 +1,4 @@
-"""Querying the run table: the search filter language and sort keys."""
+"""Querying the run table: the search filter language and sort keys (see `filter`)."""
 
-from ledger.query.filter import (
-    And,
-    Comparison,
-    Field,
-    Node,
-    Not,
-    Or,
-    SortKey,
-    filter_table,
-    parse_filter,
-    parse_order_by,
-    referenced_columns,
-    sort_table,
-    to_expression,
-)
-
-__all__ = [
-    "And",
-    "Comparison",
-    "Field",
-    "Node",
-    "Not",
-    "Or",
-    "SortKey",
-    "filter_table",
-    "parse_filter",
-    "parse_order_by",
-    "referenced_columns",
-    "sort_table",
-    "to_expression",
-]
+from ledger.query.filter import *  # noqa: F403
+from ledger.query.filter import __all__ as __all__
