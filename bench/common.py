@@ -18,11 +18,13 @@ ENV.update(GIT_CONFIG_NOSYSTEM="1", MLFLOW_ALLOW_FILE_STORE="true",
            GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
 
 
-OUT = Path(__file__).parent / "out"  # on the checkout's file system, not a tmpfs or /tmp
+# Outside the checkout: tools that watch a work tree (editors, sandboxes) can make file
+# creation below it many times slower, which would measure the watcher, not the ledger.
+OUT = Path(os.environ.get("LEDGER_BENCH_DIR") or Path.home() / ".cache" / "ledger-bench")
 
 
 def fresh_repo(prefix: str = "bench-") -> Path:
-    OUT.mkdir(exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=OUT)) / "repo"
     path.mkdir()
     subprocess.run(["git", "init", "-q", str(path)], check=True)
