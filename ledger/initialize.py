@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from ledger.api import Ledger
-from ledger.runstore import RUNS_REF, Update
+from ledger.runstore import RUNS_REF
 from ledger.store import trees
 
 HOOKS = ("pre-push",)
@@ -86,5 +86,3 @@ def install_hooks(lg: Ledger) -> list[str]:
         done.append(f"installed hook {name}")
     return done
 
-
-__all__ = ["init", "install_hooks", "Update"]

@@ -14,7 +14,6 @@ A commit rewrites only the trees on the paths of the runs it touches (P4).
 
 from __future__ import annotations
 
-import hashlib
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -287,7 +286,3 @@ def audit_line(record: RunRecord, event: str) -> str:
 def _short(value: float) -> str:
     shown = float_to_json(value)
     return shown if isinstance(shown, str) else f"{shown:.6g}"
-
-
-def content_id(data: bytes) -> str:
-    return hashlib.sha1(data).hexdigest()
