@@ -64,6 +64,9 @@ def main() -> None:
     sh("git", *env_git, "commit", "-qm", "data and code", cwd=repo)
     os.chdir(repo)
     os.environ["LEDGER_REPO"] = str(repo)
+    for var, value in (("GIT_AUTHOR_NAME", "Demo"), ("GIT_AUTHOR_EMAIL", "demo@example.com"),
+                       ("GIT_COMMITTER_NAME", "Demo"), ("GIT_COMMITTER_EMAIL", "demo@example.com")):
+        os.environ.setdefault(var, value)  # a fresh machine may have no git identity
     for lr in (0.01, 0.1, 0.5):
         train(lr, epochs=20, data=repo / "data.csv")
     ledger_cmd("log", "-e", "demo", "-n", "from-the-shell", "-p", "lr=1.0", "-m", "acc=0.5",
@@ -77,6 +80,14 @@ def main() -> None:
     ledger_cmd("show", best[0].id, "--format", "table", cwd=repo)
     ledger_cmd("diff", best[0].id, best[-1].id, "--format", "table", cwd=repo)
     ledger_cmd("metrics", best[0].id, "acc", "--format", "csv", cwd=repo)
+    ledger_cmd("model", "register", "logreg", "--run", best[0].id, "--path", "model", cwd=repo)
+    ledger_cmd("model", "promote", "logreg", "v0.0.1", "production", cwd=repo)
+    ledger_cmd("model", "show", "logreg", "--format", "table", cwd=repo)
+    ledger_cmd("model", "get", "logreg#production", "-o", str(folder / "served"), cwd=repo)
+    sh("git", "tag", "--list", cwd=repo)
+    remote = folder / "remote.git"
+    sh("git", "init", "-q", "--bare", str(remote), cwd=folder)
+    ledger_cmd("push", str(remote), cwd=repo)
     sh("git", "log", "--oneline", "refs/ledger/runs", cwd=repo)
     sh("git", "status", "--short", cwd=repo)
     sh("git", "fsck", "--strict", cwd=repo)
