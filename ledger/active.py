@@ -11,14 +11,14 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger import journal, names
 from ledger.errors import InvalidInputError, RunStateError
 from ledger.record import Point, RunRecord, merge
-from ledger.runstore import Update
+from ledger.runstore import Update, artifact_clash
 
 if TYPE_CHECKING:
     from ledger.api import Ledger
@@ -30,7 +30,8 @@ class ActiveRun:
     """A run this process logs into. Use it as a context manager, or call `end()`."""
 
     def __init__(self, ledger: Ledger, record: RunRecord, jr: journal.Journal,
-                 files: dict[str, bytes] | None = None, owner: bool = True) -> None:
+                 files: dict[str, bytes] | None = None, owner: bool = True,
+                 artifact_paths: Iterable[str] = ()) -> None:
         self._ledger = ledger
         self._record = record
         self._journal = jr
@@ -38,7 +39,9 @@ class ActiveRun:
         self._points: list[Point] = []
         self._artifacts: dict[str, tuple[bytes, int]] = {}
         self._files: dict[str, bytes] = dict(files or {})
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one commit at a time
+        self._buffer = threading.Lock()  # journal, record and buffers, between threads
+        self._artifact_paths = set(artifact_paths)
         self._next_flush = time.monotonic() + FLUSH_SECONDS
         self._ended = False
         self.id = record.id
@@ -68,8 +71,9 @@ class ActiveRun:
             step = names.check_step(step)
         ts = time.time_ns() // 1_000_000 if timestamp is None else names.check_timestamp(timestamp)
         self._check_open()
-        self._journal.append(journal.METRIC, key, value, step, ts)
-        self._points.append((key, step, ts, value))
+        with self._buffer:
+            self._journal.append(journal.METRIC, key, value, step, ts)
+            self._points.append((key, step, ts, value))
         if time.monotonic() >= self._next_flush:
             self.flush()
 
@@ -89,13 +93,13 @@ class ActiveRun:
         checked = {names.check_key(k, "param key"): names.param_value(v)
                    for k, v in params.items()}
         self._check_open()
-        trial = copy.deepcopy(self._record.params)
-        probe = RunRecord(id=self.id, params=trial)
-        for key, value in checked.items():  # all or nothing
-            probe.set_param(key, value)
-        for key, value in checked.items():
-            if self._record.set_param(key, value):
-                self._journal.append(journal.PARAM, key, value)
+        with self._buffer:
+            probe = RunRecord(id=self.id, params=dict(self._record.params))
+            for key, value in checked.items():  # all or nothing
+                probe.set_param(key, value)
+            for key, value in checked.items():
+                if self._record.set_param(key, value):
+                    self._journal.append(journal.PARAM, key, value)
 
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
@@ -103,17 +107,19 @@ class ActiveRun:
     def set_tags(self, tags: dict[str, Any]) -> None:
         checked = {names.check_key(k, "tag key"): names.tag_value(v) for k, v in tags.items()}
         self._check_open()
-        for key, value in checked.items():
-            clock = self._record.next_clock()
-            self._record.set_tag(key, value, clock)
-            self._journal.append(journal.TAG, key, value, *clock)
+        with self._buffer:
+            for key, value in checked.items():
+                clock = self._record.next_clock()
+                self._record.set_tag(key, value, clock)
+                self._journal.append(journal.TAG, key, value, *clock)
 
     def delete_tag(self, key: str) -> None:
         names.check_key(key, "tag key")
         self._check_open()
-        clock = self._record.next_clock()
-        self._record.delete_tag(key, clock)
-        self._journal.append(journal.UNTAG, key, *clock)
+        with self._buffer:
+            clock = self._record.next_clock()
+            self._record.delete_tag(key, clock)
+            self._journal.append(journal.UNTAG, key, *clock)
 
     def log_artifact(self, local_path: str | os.PathLike[str],
                      artifact_path: str | None = None) -> None:
@@ -158,22 +164,39 @@ class ActiveRun:
         """Record a dataset fingerprint (path, digest, size) for lineage."""
         self._check_open()
         entry = self._ledger._fingerprint(path, context)
-        self._record.add_input(entry)
-        self._journal.append(journal.INPUT, entry)
+        with self._buffer:
+            self._record.add_input(entry)
+            self._journal.append(journal.INPUT, entry)
 
     def _add_bytes(self, data: bytes, artifact_file: str) -> None:
         dest = names.check_artifact_path(artifact_file)
         self._check_open()
-        sha, size = self._ledger._store_blob(data)
-        self._journal.append(journal.ARTIFACT, dest, sha.decode(), size)
-        self._artifacts[dest] = (sha, size)
+        self._check_clashes([dest])
+        self._journal_artifacts([dest], [self._ledger._store_blob(data)])
 
     def _add_artifacts(self, pairs: list[tuple[Path, str]]) -> None:
         self._check_open()
-        stored = self._ledger._store_files([p for p, _ in pairs])
-        for (_, dest), (sha, size) in zip(pairs, stored):
-            self._journal.append(journal.ARTIFACT, dest, sha.decode(), size)
-            self._artifacts[dest] = (sha, size)
+        self._check_clashes([dest for _, dest in pairs])
+        self._journal_artifacts([d for _, d in pairs],
+                                self._ledger._store_files([p for p, _ in pairs]))
+
+    def _check_clashes(self, paths: list[str]) -> None:
+        """A file cannot also be a folder: refuse before anything is journaled."""
+        seen = set(self._artifact_paths)
+        for path in paths:
+            other = artifact_clash(path, seen)
+            if other is not None:
+                raise InvalidInputError(
+                    f"artifact path {path!r} clashes with the artifact {other!r} "
+                    "(a file cannot also be a folder)")
+            seen.add(path)
+
+    def _journal_artifacts(self, paths: list[str], stored: list[tuple[bytes, int]]) -> None:
+        with self._buffer:
+            for dest, (sha, size) in zip(paths, stored):
+                self._journal.append(journal.ARTIFACT, dest, sha.decode(), size)
+                self._artifacts[dest] = (sha, size)
+                self._artifact_paths.add(dest)
 
     def _check_open(self) -> None:
         if self._ended:
@@ -192,10 +215,11 @@ class ActiveRun:
             if self._ended:
                 return
             if self._owner:
-                clock = self._record.next_clock()
-                end_time = time.time_ns() // 1_000_000
-                self._record.finish(status, end_time, clock)
-                self._journal.append(journal.END, status, end_time, *clock)
+                with self._buffer:
+                    clock = self._record.next_clock()
+                    end_time = time.time_ns() // 1_000_000
+                    self._record.finish(status, end_time, clock)
+                    self._journal.append(journal.END, status, end_time, *clock)
             self._commit(end=self._owner)
             self._ended = True
             self._journal.discard()
@@ -204,18 +228,26 @@ class ActiveRun:
             callback(self)
 
     def _commit(self, end: bool) -> None:
-        snapshot = copy.deepcopy(self._record)
+        with self._buffer:  # take the buffers; other threads go on logging into new ones
+            snapshot = copy.deepcopy(self._record)
+            points, self._points = self._points, []
+            artifacts, self._artifacts = self._artifacts, {}
+            files, self._files = self._files, {}
 
         def change(current: RunRecord | None) -> RunRecord:
             return snapshot if current is None else merge(current, snapshot)
 
         event = snapshot.status.lower() if end else "flushed"
-        update = Update(self.id, change, points=self._points, compact=end,
-                        artifacts=self._artifacts, files=self._files, event=event)
-        self._ledger.store.commit([update])
-        self._points = []
-        self._artifacts = {}
-        self._files = {}
+        update = Update(self.id, change, points=points, compact=end, artifacts=artifacts,
+                        files=files, event=event)
+        try:
+            self._ledger.store.commit([update])
+        except BaseException:
+            with self._buffer:  # not committed: keep them for the next try (and the journal)
+                self._points[:0] = points
+                self._artifacts = {**artifacts, **self._artifacts}
+                self._files = {**files, **self._files}
+            raise
         self._next_flush = time.monotonic() + FLUSH_SECONDS
 
     # -- context manager ----------------------------------------------------------------------

@@ -94,7 +94,8 @@ class Ledger:
         jr = journal.Journal.create(self.journal_dir, rid, journal.ATTACH)
         partial = RunRecord(id=rid, experiment="", start_time=0, params=dict(record.params),
                             tags=dict(record.tags), clocks=dict(record.clocks))
-        run = ActiveRun(self, partial, jr, owner=False)
+        run = ActiveRun(self, partial, jr, owner=False,
+                        artifact_paths=[a["path"] for a in record.artifacts])
         self._active.append(run)
         return run
 

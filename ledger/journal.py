@@ -99,12 +99,16 @@ class Journal:
     @classmethod
     def create(cls, folder: Path, run_id: str, role: str) -> Journal:
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"{run_id}.{os.getpid()}.{secrets.token_hex(4)}{SUFFIX}"
-        path = folder / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        name = f"{run_id}.{os.getpid()}.{secrets.token_hex(4)}"
+        path = folder / f"{name}{SUFFIX}"
+        # the header is written under a temporary name first: a journal never appears
+        # without one (a recovering process would take it for debris and remove it)
+        tmp = folder / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         header = {"v": 1, "run": run_id, "role": role, **owner_info()}
         journal = cls(path, fd, header)
         os.write(fd, journal._pack(header))
+        os.rename(tmp, path)
         return journal
 
     def append(self, op: str, *fields: Any) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger import journal
+from ledger.errors import LedgerError
 from ledger.record import Point, RunRecord, merge
 from ledger.runstore import RunStore, Update
 
@@ -33,6 +34,9 @@ class Replayed:
     @property
     def is_owner(self) -> bool:
         return self.header.get("role") == journal.OWNER
+
+
+QUARANTINE = "quarantine"
 
 
 def replay(contents: journal.Contents) -> Replayed:
@@ -81,7 +85,7 @@ def as_update(rep: Replayed, killed: bool = False) -> Update:
     if killed and rep.is_owner and not rep.ended:
         event = "killed"
     return Update(rep.run_id, change, points=rep.points, compact=record.status != "RUNNING",
-                  artifacts=rep.artifacts, files=rep.files, event=event)
+                  artifacts=rep.artifacts, files=rep.files, event=event, strict=False)
 
 
 def orphans(store: RunStore, folder: Path) -> list[Replayed]:
@@ -106,10 +110,33 @@ def recover(store: RunStore, folder: Path) -> list[str]:
     found = orphans(store, folder)
     if not found:
         return []
-    store.commit([as_update(rep, killed=True) for rep in found])
-    for rep in found:
+    try:
+        store.commit([as_update(rep, killed=True) for rep in found])
+        done = found
+    except LedgerError:
+        done = _one_by_one(store, folder, found)
+    for rep in done:
         journal.remove(rep.path)
-    return sorted({rep.run_id for rep in found})
+    return sorted({rep.run_id for rep in done})
+
+
+def _one_by_one(store: RunStore, folder: Path, found: list[Replayed]) -> list[Replayed]:
+    """Commit each dead run on its own; a journal that still cannot be committed is moved to
+    `quarantine/` (kept for a human, out of the way of every later command)."""
+    done = []
+    by_run: dict[str, list[Replayed]] = {}
+    for rep in found:
+        by_run.setdefault(rep.run_id, []).append(rep)
+    for reps in by_run.values():
+        try:
+            store.commit([as_update(rep, killed=True) for rep in reps])
+            done.extend(reps)
+        except LedgerError:
+            jail = folder / QUARANTINE
+            jail.mkdir(exist_ok=True)
+            for rep in reps:
+                os.replace(rep.path, jail / rep.path.name)
+    return done
 
 
 def live(folder: Path, run_id: str) -> list[Replayed]:

@@ -57,6 +57,7 @@ class Update:
     artifacts: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # path -> (sha, size)
     files: dict[str, bytes] = field(default_factory=dict)  # other files: name -> blob sha
     event: str = "updated"
+    strict: bool = True  # False when recovering: skip what cannot be stored, keep the rest
 
 
 class RunStore:
@@ -157,10 +158,11 @@ class RunStore:
             out: list[ShaFile] = []
             changes: dict[str, trees.Entry | None] = {}
             lines: list[str] = []
-            for update in updates:
-                line = self._apply(root, update, changes, out)
-                if line:
-                    lines.append(line)
+            by_run: dict[str, list[Update]] = {}
+            for update in updates:  # several changes to one run build on each other
+                by_run.setdefault(update.run_id, []).append(update)
+            for group in by_run.values():
+                lines.append(self._apply(root, group, changes, out))
             new_root = trees.edit(self.objects, root, changes, out)
             if new_root is None:
                 new_root = trees.build({}, out)
@@ -175,39 +177,51 @@ class RunStore:
     def _apply(
         self,
         root: bytes | None,
-        update: Update,
+        group: list[Update],
         changes: dict[str, trees.Entry | None],
         out: list[ShaFile],
     ) -> str:
-        folder = self.load(root, update.run_id)
-        record = update.change(folder.record if folder else None)
-        base = names.run_dir(update.run_id)
+        """Apply the updates of one run, in order, to the run as found under `root`."""
+        run_id = group[0].run_id
+        folder = self.load(root, run_id)
+        record = folder.record if folder else None
+        points: list[Point] = []
+        artifacts: dict[str, tuple[bytes, int]] = {}
+        extra: dict[str, bytes] = {}
+        strict = True
+        for update in group:
+            record = update.change(record)
+            points.extend(update.points)
+            artifacts.update(update.artifacts)
+            extra.update(update.files)
+            strict = strict and update.strict
+        assert record is not None
+        compact = any(u.compact for u in group)
         files: dict[str, trees.Entry | None] = {}
         existing = self._metric_files(folder.tree) if folder else []
-        if update.compact and (len(existing) > 1 or (existing and update.points)
-                               or (existing and existing[0][0] != METRICS_FILE)):
-            everything = list(update.points)
+        if compact and (len(existing) > 1 or (existing and points)
+                        or (existing and existing[0][0] != METRICS_FILE)):
+            everything = list(points)
             for _path, _mode, sha in existing:
                 everything.extend(parquet.read_metrics(self.objects.blob_bytes(sha)))
             files[CHUNKS_DIR] = None
             files[METRICS_FILE] = self._points_blob(canonical_points(everything), out)
-        elif update.points:
-            points = canonical_points(update.points)
-            entry = self._points_blob(points, out)
+        elif points:
+            entry = self._points_blob(canonical_points(points), out)
             chunk = f"{CHUNKS_DIR}/{entry[1][:16].decode()}.parquet"
-            name = METRICS_FILE if update.compact else chunk
-            files[name] = entry
-        record.add_points(update.points)
-        if update.artifacts:
-            _add_artifacts(record, update.artifacts, files)
-        for name, sha in update.files.items():
+            files[METRICS_FILE if compact else chunk] = entry
+        record.add_points(points)
+        if artifacts:
+            _add_artifacts(record, artifacts, files, strict)
+        for name, sha in extra.items():
             files[name] = (FILE_MODE, sha)
         data = blob(record.to_json())
         out.append(data)
         files[RUN_FILE] = (FILE_MODE, data.id)
+        base = names.run_dir(run_id)
         for rel, change in files.items():
             changes[f"{base}/{rel}"] = change
-        return audit_line(record, update.event)
+        return audit_line(record, group[-1].event)
 
     def _points_blob(self, points: list[Point], out: list[ShaFile]) -> trees.Entry:
         data = blob(parquet.write_metrics(points))
@@ -230,6 +244,14 @@ class RunStore:
         body = "" if len(lines) == 1 else "\n\n" + "\n".join(lines)
         commit.message = (subject + body + "\n").encode()
         return commit
+
+
+def artifact_clash(path: str, existing: Iterable[str]) -> str | None:
+    """An existing artifact path that `path` would turn into a folder, or the reverse."""
+    for other in existing:
+        if other.startswith(path + "/") or path.startswith(other + "/"):
+            return other
+    return None
 
 
 def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes | None
@@ -258,15 +280,20 @@ def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes |
 
 
 def _add_artifacts(record: RunRecord, added: dict[str, tuple[bytes, int]],
-                   files: dict[str, trees.Entry | None]) -> None:
+                   files: dict[str, trees.Entry | None], strict: bool = True) -> None:
+    """Add artifact files; a path that clashes with another (a file that would also be a
+    folder) is an error, or, when not `strict` (recovering what was already accepted),
+    skipped so that the rest of the run is kept."""
     current = {a["path"]: a for a in record.artifacts}
     for path, (sha, size) in added.items():
-        for other in current:
-            if other.startswith(path + "/") or path.startswith(other + "/"):
-                raise InvalidInputError(
-                    f"artifact path {path!r} clashes with the existing artifact {other!r} "
-                    "(a file cannot also be a folder)"
-                )
+        other = artifact_clash(path, current)
+        if other is not None:
+            if not strict:
+                continue
+            raise InvalidInputError(
+                f"artifact path {path!r} clashes with the existing artifact {other!r} "
+                "(a file cannot also be a folder)"
+            )
         current[path] = {"path": path, "size": size}
         files[f"{ARTIFACTS_DIR}/{path}"] = (FILE_MODE, sha)
     record.artifacts = [current[p] for p in sorted(current)]

@@ -97,14 +97,18 @@ class Snapshot:
         if current is None or current.commit is None or not self._has_commit(current.commit):
             manifest = self.rebuild(head)
             return manifest
-        old_root = self.store.root(current.commit.encode())
-        new_root = self.store.root(head)
-        changed = sorted(changed_runs(self.store.objects, old_root, new_root))
-        segments = list(current.segments)
-        if changed:
-            records = [f.record for f in (self.store.load(new_root, r) for r in changed) if f]
-            segments.append(self._write(table.build(records)))
-        manifest = Manifest(target, self._compact(segments))
+        try:
+            old_root = self.store.root(current.commit.encode())
+            new_root = self.store.root(head)
+            changed = changed_runs(self.store.objects, old_root, new_root)
+            segments = list(current.segments)
+            if changed:
+                records = [f.record for f in (self.store.load(new_root, r) for r in changed)
+                           if f]
+                segments.append(self._write(table.build(records)))
+            manifest = Manifest(target, self._compact(segments))
+        except (OSError, pa.ArrowException):  # e.g. a segment swept by another process
+            return self.rebuild(head)
         self._save(manifest)
         return manifest
 
@@ -133,6 +137,8 @@ class Snapshot:
         while len(segments) > 1 and (segments[-1].rows * 2 >= segments[-2].rows
                                      or len(segments) > MAX_SEGMENTS):
             merged = latest_rows([self._read_segment(s) for s in segments[-2:]])
+            for retired in segments[-2:]:  # the sweep counts their age from now
+                os.utime(self.folder / retired.file)
             segments[-2:] = [self._write(merged)]
         return segments
 
@@ -196,7 +202,7 @@ def all_records(store: RunStore, head: bytes | None) -> list[RunRecord]:
             ["git", "--git-dir", git_dir, "ls-tree", "-r", "-z", head.decode(), "--", "runs/"],
             capture_output=True, check=True, env=env).stdout
         shas = [entry.split(b"\t", 1)[0].split()[2] for entry in listing.split(b"\0")
-                if entry.endswith(b"/run.json")]
+                if _is_record(entry)]
         batch = subprocess.run(["git", "--git-dir", git_dir, "cat-file", "--batch"],
                                input=b"\n".join(shas) + b"\n", capture_output=True,
                                check=True, env=env).stdout
@@ -210,6 +216,14 @@ def all_records(store: RunStore, head: bytes | None) -> list[RunRecord]:
         records.append(RunRecord.from_json(batch[end + 1:end + 1 + size]))
         pos = end + 1 + size + 1
     return records
+
+
+def _is_record(entry: bytes) -> bool:
+    """`ls-tree` line of a run's own record `runs/<xx>/<id>/run.json` (an artifact may be
+    called run.json too, deeper down)."""
+    path = entry.split(b"\t", 1)[-1]
+    parts = path.split(b"/")
+    return len(parts) == 4 and parts[3] == b"run.json"
 
 
 def latest_rows(parts: list[pa.Table]) -> pa.Table:
