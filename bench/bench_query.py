@@ -28,26 +28,11 @@ from common import (
 
 FILL_LEDGER = """
 import json, sys, time
+from bulk import fill
 from ledger.api import Ledger
-from ledger.runstore import Update
 lg = Ledger(".")
-n = int(sys.argv[1])
 start = time.perf_counter()
-done = 0
-while done < n:
-    group = []
-    for _ in range(min(1000, n - done)):
-        r = done + len(group)
-        tags = {"a": "x", "b": str(r % 7), "c": "z"}
-        params = {f"p{i}": (i * r) % 11 for i in range(20)}
-        rec, files = lg._new_record(f"exp{r % 5}", f"run-{r}", tags, params, ["bench"])
-        rec.finish("FINISHED", rec.start_time + 1, (rec.start_time, 1))
-        points = [(f"m{m}", s, rec.start_time, ((r * 7919 + m) % 1000) / 1000 / (s + 1))
-                  for s in range(10) for m in range(5)]
-        group.append(Update(rec.id, (lambda x: lambda cur: x)(rec), points=points, compact=True,
-                            files=files, event="finished"))
-    lg.store.commit(group)
-    done += len(group)
+fill(lg, int(sys.argv[1]))
 lg.search_runs(max_results=1)  # build the snapshot once
 print(json.dumps({"seconds": time.perf_counter() - start}))
 """

@@ -81,23 +81,11 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 
 LEDGER_COMMIT_COST = """
 import json, statistics, sys, time
+from bulk import fill
 from ledger.api import Ledger
-from ledger.record import RunRecord
-from ledger.runstore import Update
 lg = Ledger(".")
-target = int(sys.argv[1])
 have = sum(1 for _ in lg.store.run_ids(lg.store.root(lg.store.head())))
-# bulk-fill the history in groups of 500 runs per commit (what a merge or import does)
-while have < target:
-    group = []
-    for _ in range(min(500, target - have)):
-        rec, files = lg._new_record("fill", None, {"a": "x"}, {"p": 1}, ["fill"])
-        rec.finish("FINISHED", rec.start_time + 1, (rec.start_time, 1))
-        group.append(Update(rec.id, (lambda r: lambda cur: r)(rec),
-                            points=[("m", s, rec.start_time, 0.5) for s in range(10)],
-                            compact=True, files=files, event="finished"))
-    lg.store.commit(group)
-    have += len(group)
+fill(lg, max(0, int(sys.argv[1]) - have), "fill", group_size=500)
 times = []
 for i in range(int(sys.argv[2])):
     start = time.perf_counter()

@@ -25,33 +25,10 @@ from common import ENV, PY, fresh_repo, median, prime_bytecode, report, worker
 
 FILL = """
 import json, sys, time
-from ledger import names
+from bulk import fill
 from ledger.api import Ledger
-from ledger.record import RunRecord, now_ms
-from ledger.runstore import Update
-from ledger.store.objects import blob
-
-lg = Ledger(".")
-n, prefix = int(sys.argv[1]), sys.argv[2]
-env = blob(b'{"numpy": "2.0.0"}\\n')
-lg.store.objects.add([env])
 start = time.perf_counter()
-made = 0
-while made < n:
-    group = []
-    for _ in range(min(500, n - made)):
-        t = now_ms()
-        rid = names.new_run_id(t)
-        rec = RunRecord(id=rid, experiment=prefix, name=f"{prefix}-{made}", start_time=t,
-                        user="bench", params={f"p{i}": str(i) for i in range(20)},
-                        environment={"packages": "environment.json"})
-        rec.set_tag("team", prefix, (t, 0))
-        rec.finish("FINISHED", t + 1, (t, 1))
-        group.append(Update(rid, (lambda r: lambda cur: r)(rec),
-                            points=[(f"m{m}", s, t, 0.5 + s) for s in range(10) for m in range(5)],
-                            compact=True, files={"environment.json": env.id}, event="finished"))
-        made += 1
-    lg.store.commit(group)
+fill(Ledger("."), int(sys.argv[1]), sys.argv[2], group_size=500)
 print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 

@@ -16,6 +16,9 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 ENV.update(GIT_CONFIG_NOSYSTEM="1", MLFLOW_ALLOW_FILE_STORE="true",
            GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
            GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
+# the workers import bench/bulk.py
+ENV["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).parent),
+                                                os.environ.get("PYTHONPATH")) if p)
 
 
 # Outside the checkout: tools that watch a work tree (editors, sandboxes) can make file
