@@ -5,7 +5,7 @@ way to give a benchmark a large history. Imported by the benchmark workers."""
 from __future__ import annotations
 
 from ledger.api import Ledger
-from ledger.runstore import Update
+from ledger.runs.store import Update
 
 
 def fill(lg: Ledger, n: int, prefix: str = "run", group_size: int = 1000) -> None:

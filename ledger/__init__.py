@@ -34,7 +34,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(fluent, name)
     if name in _MODELS:
-        from ledger import models
+        from ledger.registry import api as models
 
         return getattr(models, name)
     if name == "Ledger":
@@ -42,11 +42,11 @@ def __getattr__(name: str) -> Any:
 
         return Ledger
     if name == "Run":
-        from ledger.run import Run
+        from ledger.runs.run import Run
 
         return Run
     if name == "ActiveRun":
-        from ledger.active import ActiveRun
+        from ledger.runs.active import ActiveRun
 
         return ActiveRun
     raise AttributeError(f"module 'ledger' has no attribute {name!r}")

@@ -12,12 +12,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ledger import capture, journal, names, replay
-from ledger.active import ActiveRun
+from ledger import names
 from ledger.errors import InvalidInputError, RunNotFoundError
-from ledger.record import Point, RunRecord, canonical_points, merge, now_ms
-from ledger.run import Run
-from ledger.runstore import RunStore, Update
+from ledger.runs import capture, journal, replay
+from ledger.runs.active import ActiveRun
+from ledger.runs.record import Point, RunRecord, canonical_points, merge, now_ms
+from ledger.runs.run import Run
+from ledger.runs.store import RunStore, Update
 from ledger.store import gitdir as gitdirs
 from ledger.store.objects import blob
 

@@ -12,9 +12,9 @@ import os
 import threading
 from typing import Any
 
-from ledger.active import ActiveRun
 from ledger.api import Ledger
 from ledger.errors import RunStateError
+from ledger.runs.active import ActiveRun
 
 _lock = threading.RLock()
 _stack: list[ActiveRun] = []

@@ -12,8 +12,8 @@ from conftest import git, make_repo
 
 from ledger import names
 from ledger.api import Ledger
-from ledger.record import RunRecord, now_ms
-from ledger.runstore import Update
+from ledger.runs.record import RunRecord, now_ms
+from ledger.runs.store import Update
 
 RUNS = "refs/ledger/runs"
 

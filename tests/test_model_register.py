@@ -25,7 +25,7 @@ from model_support import (
 
 import ledger as ledger_api
 from ledger import schema
-from ledger.modelpkg import MANIFEST
+from ledger.registry.package import MANIFEST
 
 
 def test_git_archive_alone_reproduces_the_model_folder(repo: Path, tmp_path: Path) -> None:

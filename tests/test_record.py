@@ -7,7 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.record import RunRecord, canonical_points, merge
+from ledger.runs.record import RunRecord, canonical_points, merge
 
 RID = "0193ab00000070008000000000000001"
 keys = st.sampled_from(["a", "b", "c"])

@@ -97,7 +97,7 @@ def test_an_artifact_called_run_json(repo: Path, tmp_path: Path) -> None:
 
 
 def test_logging_from_several_threads_loses_nothing(repo: Path, monkeypatch) -> None:
-    from ledger import active
+    from ledger.runs import active
 
     monkeypatch.setattr(active, "FLUSH_SECONDS", 0.0)  # flush on every call
     lg = Ledger(repo)

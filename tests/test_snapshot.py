@@ -12,8 +12,8 @@ import pyarrow as pa
 from conftest import run_ledger
 
 from ledger.api import Ledger
+from ledger.cli.render import jsonable
 from ledger.query import search
-from ledger.render import jsonable
 
 
 def as_rows(table: pa.Table) -> str:

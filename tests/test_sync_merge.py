@@ -10,11 +10,11 @@ from conftest import make_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import merge as ledger_merge
 from ledger.api import Ledger
-from ledger.merge import MergeContext, merge_roots
-from ledger.runstore import RUNS_REF
+from ledger.runs.store import RUNS_REF
 from ledger.store.history import Relation, relate
+from ledger.sync import merge as ledger_merge
+from ledger.sync.merge import MergeContext, merge_roots
 
 # an operation on one side: (kind, run index, value)
 ops = st.lists(st.tuples(

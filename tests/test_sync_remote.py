@@ -18,7 +18,7 @@ from sync_support import (
 )
 
 from ledger.api import Ledger
-from ledger.record import canonical_points
+from ledger.runs.record import canonical_points
 
 
 def sync(repo: Path, *args: str, **kw):
@@ -71,7 +71,7 @@ def test_pull_into_an_empty_clone_and_by_url(tmp_path: Path) -> None:
     again = run_ledger("pull", f"file://{remote}", cwd=fresh)
     assert again.code == 0 and "up to date" in again.out
     # the Python API takes a path or an open Ledger
-    from ledger import sync as sharing
+    from ledger.sync import share as sharing
 
     result = sharing.sync(Ledger(fresh), str(remote), sharing.Options(tries=1))
     assert (result.pulled, result.pushed, result.tag_conflicts) == ("up to date", "up to date", [])

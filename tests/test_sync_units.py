@@ -10,11 +10,11 @@ from dulwich.objects import Commit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import tagsync
-from ledger.gitremote import _label, git_message, parse_porcelain
 from ledger.store.history import Relation, relate
 from ledger.store.objects import ObjectStore
 from ledger.store.trees import build
+from ledger.sync import tags as tagsync
+from ledger.sync.remote import _label, git_message, parse_porcelain
 
 
 @pytest.mark.parametrize("name", [

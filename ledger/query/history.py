@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ledger import replay
-from ledger.record import canonical_points
+from ledger.runs import replay
+from ledger.runs.record import canonical_points
 
 if TYPE_CHECKING:
     from ledger.api import Ledger

@@ -27,8 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ledger.query import table
-from ledger.record import RunRecord
-from ledger.runstore import RunStore, changed_runs
+from ledger.runs.record import RunRecord
+from ledger.runs.store import RunStore, changed_runs
 
 MANIFEST = "manifest.json"
 ALWAYS = ("run_id", "experiment", "name", "status", "start_time", "end_time", "user",

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
-from ledger.record import RunRecord
+from ledger.runs.record import RunRecord
 
 INFO_COLUMNS: list[tuple[str, pa.DataType]] = [
     ("run_id", pa.string()),

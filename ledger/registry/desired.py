@@ -47,9 +47,9 @@ from typing import Any
 
 from ledger.errors import DesiredStateError, LedgerError, RegistryLookupError, SignatureError
 from ledger.registry import quickcheck
-from ledger.registry._git import RepoLike
 from ledger.registry.state import RegistryState
 from ledger.registry.tags import SemVer, assignment_tag, parse_version
+from ledger.store.git import RepoLike
 
 SCHEMA_NAME = "ledger-toml.schema.json"
 MetricsOf = Callable[[str], Mapping[str, float]]

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 
 from ledger.errors import RegistryError, RegistryLookupError, RegistryNameError, TagExistsError
-from ledger.registry._git import RepoLike, run_git
 from ledger.registry.message import VersionInfo, format_version_message
 from ledger.registry.signing import create_tag
 from ledger.registry.state import RegistryState, Version, load_state
@@ -35,6 +34,7 @@ from ledger.registry.tags import (
     unassignment_tag,
     version_tag,
 )
+from ledger.store.git import RepoLike, run_git
 
 _RETRIES = 5
 

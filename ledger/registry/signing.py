@@ -32,9 +32,9 @@ from pathlib import Path
 
 from ledger.errors import RegistryError, RegistryLookupError, SignatureError, TagExistsError
 from ledger.registry import sshsig
-from ledger.registry._git import RepoLike, first_line, run_git
 from ledger.registry.tagrefs import read_tag_records, split_signature
 from ledger.registry.tags import TagKind
+from ledger.store.git import RepoLike, first_line, run_git
 
 _GOOD_SSH = re.compile(r'Good "git" signature for (?P<who>.+?) with (?P<type>\S+) key (?P<fp>\S+)')
 _ANY_SSH = re.compile(r'Good "git" signature with (?P<type>\S+) key (?P<fp>\S+)')

@@ -28,10 +28,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from ledger.errors import RegistryLookupError
-from ledger.registry._git import RepoLike
 from ledger.registry.message import parse_version_message
 from ledger.registry.tagrefs import TagRecord, read_tag_records
 from ledger.registry.tags import BumpPart, SemVer, TagKind, bump, parse_ref, parse_version
+from ledger.store.git import RepoLike
 
 FIRST_VERSION = SemVer(0, 0, 1)
 

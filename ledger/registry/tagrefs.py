@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ledger.errors import RegistryError
-from ledger.registry._git import RepoLike, run_git
 from ledger.registry.tags import TAG_REF_PATTERNS, RegistryTag, model_tag_patterns, parse_tag
+from ledger.store.git import RepoLike, run_git
 
 _FIELDS = (
     "%(refname)",

@@ -14,20 +14,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.errors import DesiredStateError, InvalidInputError, SignatureError, TagExistsError
-from ledger.models import RepoArg, close_ledger, open_ledger, where
 from ledger.names import RUN_ID_RE, run_dir
-from ledger.record import RunRecord
 from ledger.registry import desired as rules
-from ledger.registry._git import run_git
+from ledger.registry.api import RepoArg, close_ledger, open_ledger, where
 from ledger.registry.state import RegistryState, load_state
+from ledger.runs.record import RunRecord
 from ledger.store import gitdir as gitdirs
+from ledger.store.git import run_git
 
 if TYPE_CHECKING:
     from ledger.api import Ledger
     from ledger.registry.signing import VerifyResult
 
 FILE_NAME = "ledger.toml"
-# where a run's record is committed, as in ledger.runstore (not imported: it loads dulwich)
+# where a run's record is committed, as in ledger.runs.store (not imported: it loads dulwich)
 _RUNS_REF = "refs/ledger/runs"
 _RUN_FILE = "run.json"
 _APPLY_ROUNDS = 5

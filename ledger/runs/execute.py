@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger import journal
-from ledger.api import Ledger
+from ledger.runs import journal
+
+if TYPE_CHECKING:
+    from ledger.api import Ledger
 
 
 def run_command(lg: Ledger, argv: Sequence[str], experiment: str | None = None,

@@ -20,12 +20,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ledger import tagsync
 from ledger.errors import SyncError
-from ledger.gitremote import Git, Remote
-from ledger.merge import Merged, merge_history
-from ledger.runstore import RUNS_REF, changed_runs
+from ledger.runs.store import RUNS_REF, changed_runs
 from ledger.store.history import Relation, relate
+from ledger.sync import tags as tagsync
+from ledger.sync.merge import Merged, merge_history
+from ledger.sync.remote import Git, Remote
 
 if TYPE_CHECKING:
     from ledger.api import Ledger

@@ -8,12 +8,12 @@ import stat
 from pathlib import Path
 
 from ledger.api import Ledger
-from ledger.runstore import RUNS_REF
+from ledger.runs.store import RUNS_REF
 from ledger.store import trees
 
 HOOKS = ("pre-push",)
 HOOK_MARK = b"# ledger:"
-_HOOK_SOURCE = Path(__file__).parent / "hooks"
+_HOOK_SOURCE = Path(__file__).parent
 
 
 def init(lg: Ledger, hooks: bool = False) -> list[str]:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger import journal
 from ledger.errors import LedgerError
-from ledger.record import Point, RunRecord, merge
-from ledger.runstore import RunStore, Update
+from ledger.runs import journal
+from ledger.runs.record import Point, RunRecord, merge
+from ledger.runs.store import RunStore, Update
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.record import RunRecord
+from ledger.runs.record import RunRecord
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from dulwich.objects import ObjectID, ShaFile, Tree
 
 from ledger import names
-from ledger.record import RunRecord, canonical_points, merge
-from ledger.runstore import ARTIFACTS_DIR, CHUNKS_DIR, METRICS_FILE, RUN_FILE, RUNS_REF, RunStore
+from ledger.runs.record import RunRecord, canonical_points, merge
+from ledger.runs.store import ARTIFACTS_DIR, CHUNKS_DIR, METRICS_FILE, RUN_FILE, RUNS_REF, RunStore
 from ledger.store import parquet, trees
 from ledger.store.history import Relation, relate
 from ledger.store.objects import FILE_MODE, TREE_MODE, ObjectStore, blob

@@ -83,8 +83,8 @@ def register_model(name: str, run_id: str, *, path: str | None = None,
     ``path``. ``sign`` signs the tag (None: git's ``tag.gpgSign``).
     """
     from ledger import names
-    from ledger.modelpkg import build_package
     from ledger.registry import ops
+    from ledger.registry.package import build_package
 
     check_name(name)
     if version is not None and bump is not None:
@@ -291,7 +291,7 @@ def load_model_dir(ref: str, dst: str | os.PathLike[str] | None = None, *,
 
 
 def _export(commit: str, dst: str | os.PathLike[str], repo: RepoArg) -> Path:
-    from ledger.modelpkg import export_package
+    from ledger.registry.package import export_package
 
     lg, opened = open_ledger(repo, recover=False)
     try:

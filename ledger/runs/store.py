@@ -23,7 +23,7 @@ from dulwich.objects import Commit, ObjectID, ShaFile
 
 from ledger import names
 from ledger.errors import AmbiguousRunIdError, InvalidInputError, RunNotFoundError
-from ledger.record import Point, RunRecord, canonical_points, float_to_json
+from ledger.runs.record import Point, RunRecord, canonical_points, float_to_json
 from ledger.store import parquet, trees
 from ledger.store.gitdir import GitDir
 from ledger.store.identity import identity

@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ledger import journal, names
+from ledger import names
 from ledger.errors import InvalidInputError, RunStateError
-from ledger.record import Point, RunRecord, merge
-from ledger.runstore import Update, artifact_clash
+from ledger.runs import journal
+from ledger.runs.record import Point, RunRecord, merge
+from ledger.runs.store import Update, artifact_clash
 
 if TYPE_CHECKING:
     from ledger.api import Ledger

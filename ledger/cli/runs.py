@@ -1,76 +1,39 @@
-"""The `ledger` command: parse arguments, call the library, render, map errors to exit codes.
-
-Exit codes: 0 success, 1 a user error (one line `error: …`), 2 a usage error, 3 an unexpected
-failure (`--traceback` shows it), 130 Ctrl-C. Heavy modules load inside the commands that
-need them, so that `ledger log` starts fast.
-"""
+"""Commands on runs: record (log, start, end, exec), read (show, runs, metrics, diff,
+artifacts, get, experiments, export) and edit (tag, untag, delete, restore), plus init,
+reindex and recover."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import click
 
-from ledger import render
-from ledger.errors import LedgerError
-
-F = Callable[..., Any]
-
-
-def repo_option(fn: F) -> F:
-    return click.option("--repo", envvar="LEDGER_REPO", type=click.Path(file_okay=False),
-                        help="The git repository (default: the one containing this folder).")(fn)
-
-
-def format_option(fn: F) -> F:
-    return click.option("--format", "fmt", type=click.Choice(render.FORMATS),
-                        default=None, help="Output format (table on a terminal, else json).")(fn)
+from ledger.cli import render
+from ledger.cli.options import (
+    fmt_of,
+    format_option,
+    open_ledger,
+    pairs,
+    pairs_list,
+    repo_option,
+    split_artifact,
+    write_file,
+)
 
 
-def open_ledger(repo: str | None, recover: bool = True) -> Any:
-    from ledger.api import Ledger
-
-    return Ledger(repo, recover=recover)
-
-
-def fmt_of(fmt: str | None) -> str:
-    return fmt or render.default_format()
-
-
-def pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
-    from ledger.names import split_assignment
-
-    out: dict[str, str] = {}
-    for text in values:
-        key, value = split_assignment(text, what)
-        out[key] = value
-    return out
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--traceback", is_flag=True, help="Show the traceback of unexpected errors.")
-@click.version_option(package_name="ledger")
-@click.pass_context
-def cli(ctx: click.Context, traceback: bool) -> None:
-    """A git-backed ML experiment ledger: runs, metrics, artifacts and models in git."""
-    ctx.obj = {"traceback": traceback}
-
-
-@cli.command()
+@click.command()
 @repo_option
 @click.option("--hooks", is_flag=True, help="Install the git hooks (pre-push) too.")
 def init(repo: str | None, hooks: bool) -> None:
     """Ready the repository for the ledger (idempotent)."""
-    from ledger import initialize
+    from ledger.hooks import install as initialize
 
     for line in initialize.init(open_ledger(repo), hooks=hooks):
         click.echo(line)
 
 
-@cli.command()
+@click.command()
 @repo_option
 @click.option("-p", "--param", "params", multiple=True, metavar="K=V", help="A param.")
 @click.option("-m", "--metric", "metrics", multiple=True, metavar="K=V", help="A metric.")
@@ -98,20 +61,7 @@ def log(repo: str | None, params: tuple[str, ...], metrics: tuple[str, ...],
                               argv=["ledger", *sys.argv[1:]], **kw))
 
 
-def pairs_list(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
-    from ledger.names import split_assignment
-
-    return [split_assignment(v, what) for v in values]
-
-
-def split_artifact(text: str) -> tuple[str, str | None]:
-    if os.path.exists(text) or ":" not in text:
-        return text, None
-    src, _, dest = text.rpartition(":")
-    return src, dest or None
-
-
-@cli.command()
+@click.command()
 @repo_option
 @click.option("--experiment", "-e", default=None)
 @click.option("--name", "-n", default=None)
@@ -125,7 +75,7 @@ def start(repo: str | None, experiment: str | None, name: str | None,
                              argv=["ledger", *sys.argv[1:]]))
 
 
-@cli.command()
+@click.command()
 @repo_option
 @click.argument("run_id", required=False, envvar="LEDGER_RUN_ID")
 @click.option("--status", default="FINISHED", help="FINISHED (default), FAILED or KILLED.")
@@ -137,7 +87,7 @@ def end(repo: str | None, run_id: str | None, status: str) -> None:
     click.echo(open_ledger(repo).end_run(run_id, status))
 
 
-@cli.command(name="exec", context_settings={"ignore_unknown_options": True})
+@click.command(name="exec", context_settings={"ignore_unknown_options": True})
 @repo_option
 @click.option("--experiment", "-e", default=None)
 @click.option("--name", "-n", default=None)
@@ -146,14 +96,14 @@ def end(repo: str | None, run_id: str | None, status: str) -> None:
 def exec_(repo: str | None, experiment: str | None, name: str | None, tags: tuple[str, ...],
           command: tuple[str, ...]) -> None:
     """Run a command as a run: exit 0 is FINISHED, other codes FAILED, a signal KILLED."""
-    from ledger.execute import run_command
+    from ledger.runs.execute import run_command
 
     rid, code = run_command(open_ledger(repo), command, experiment, name, pairs(tags, "tag"))
     click.echo(rid, err=True)
     sys.exit(code)
 
 
-@cli.command()
+@click.command()
 @repo_option
 @format_option
 @click.argument("run_id")
@@ -162,7 +112,7 @@ def show(repo: str | None, fmt: str | None, run_id: str) -> None:
     click.echo(render.record(open_ledger(repo).get_run(run_id).to_dict(), fmt_of(fmt)))
 
 
-@cli.command()
+@click.command()
 @repo_option
 @format_option
 @click.option("--experiment", "-e", default=None)
@@ -184,7 +134,7 @@ def runs(repo: str | None, fmt: str | None, experiment: str | None, where: str |
     click.echo(render.rows(tbl.to_pylist(), columns, fmt))
 
 
-@cli.command()
+@click.command()
 @repo_option
 @format_option
 @click.argument("args", nargs=-1, required=True, metavar="RUN... [KEY]")
@@ -199,7 +149,7 @@ def metrics(repo: str | None, fmt: str | None, args: tuple[str, ...],
     click.echo(render.rows(table.to_pylist(), columns, fmt_of(fmt)))
 
 
-@cli.command()
+@click.command()
 @repo_option
 @format_option
 @click.argument("run_ids", nargs=-1, required=True)
@@ -214,7 +164,7 @@ def diff(repo: str | None, fmt: str | None, run_ids: tuple[str, ...], all_keys: 
     click.echo(render.rows(data, ["key", *(i[:12] for i in ids)], fmt_of(fmt), json_data=found))
 
 
-@cli.command()
+@click.command()
 @repo_option
 @format_option
 @click.argument("run_id")
@@ -224,7 +174,7 @@ def artifacts(repo: str | None, fmt: str | None, run_id: str) -> None:
     click.echo(render.rows(found, ["path", "size"], fmt_of(fmt)))
 
 
-@cli.command()
+@click.command()
 @repo_option
 @click.argument("run_id")
 @click.argument("path")
@@ -240,15 +190,7 @@ def get(repo: str | None, run_id: str, path: str, output: str | None) -> None:
                    else write_file(output, lg.read_artifact(run_id, path)))
 
 
-def write_file(path: str, data: bytes) -> str:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-    return path
-
-
-@cli.command()
+@click.command()
 @repo_option
 @click.argument("run_id")
 @click.argument("assignments", nargs=-1, required=True, metavar="K=V...")
@@ -257,7 +199,7 @@ def tag(repo: str | None, run_id: str, assignments: tuple[str, ...]) -> None:
     click.echo(open_ledger(repo).set_tags(run_id, pairs(assignments, "tag")))
 
 
-@cli.command()
+@click.command()
 @repo_option
 @click.argument("run_id")
 @click.argument("keys", nargs=-1, required=True)
@@ -266,7 +208,7 @@ def untag(repo: str | None, run_id: str, keys: tuple[str, ...]) -> None:
     click.echo(open_ledger(repo).delete_tags(run_id, keys))
 
 
-@cli.command()
+@click.command()
 @repo_option
 @click.argument("run_id")
 def delete(repo: str | None, run_id: str) -> None:
@@ -274,7 +216,7 @@ def delete(repo: str | None, run_id: str) -> None:
     click.echo(open_ledger(repo).delete_run(run_id))
 
 
-@cli.command()
+@click.command()
 @repo_option
 @click.argument("run_id")
 def restore(repo: str | None, run_id: str) -> None:
@@ -282,7 +224,7 @@ def restore(repo: str | None, run_id: str) -> None:
     click.echo(open_ledger(repo).restore_run(run_id))
 
 
-@cli.command()
+@click.command()
 @repo_option
 @format_option
 def experiments(repo: str | None, fmt: str | None) -> None:
@@ -291,14 +233,14 @@ def experiments(repo: str | None, fmt: str | None) -> None:
     click.echo(render.rows(found, ["name", "runs", "deleted", "last_start_time"], fmt_of(fmt)))
 
 
-@cli.command()
+@click.command()
 @repo_option
 def reindex(repo: str | None) -> None:
     """Rebuild the Parquet snapshot of the run table (normally kept current by itself)."""
     click.echo(f"{open_ledger(repo).reindex()} runs indexed")
 
 
-@cli.command()
+@click.command()
 @repo_option
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("--all", "include_deleted", is_flag=True, help="Include deleted runs.")
@@ -309,7 +251,7 @@ def export(repo: str | None, folder: str, include_deleted: bool, overwrite: bool
     click.echo(f"{counts['runs']} runs, {counts['metric_points']} metric points -> {folder}")
 
 
-@cli.command()
+@click.command()
 @repo_option
 def recover(repo: str | None) -> None:
     """Commit the runs of processes that died (every command also does this)."""
@@ -317,84 +259,5 @@ def recover(repo: str | None) -> None:
         click.echo(rid)
 
 
-@cli.command()
-@repo_option
-@click.argument("remote", default="origin")
-def pull(repo: str | None, remote: str) -> None:
-    """Fetch the ledger (runs, model tags) from REMOTE (default origin) and merge it in."""
-    share("pull", repo, remote)
-
-
-@cli.command()
-@repo_option
-@click.argument("remote", default="origin")
-def push(repo: str | None, remote: str) -> None:
-    """Push the ledger (runs, model tags) to REMOTE; merges and retries if it moved."""
-    share("push", repo, remote)
-
-
-@cli.command()
-@repo_option
-@click.argument("remote", default="origin")
-def sync(repo: str | None, remote: str) -> None:
-    """Pull, then push until it lands: afterwards REMOTE and this clone agree."""
-    share("sync", repo, remote)
-
-
-def share(action: str, repo: str | None, remote: str) -> None:
-    """Run pull, push or sync; REMOTE is a configured remote, a URL or a path."""
-    from ledger import sync as sharing
-    from ledger.errors import SyncError
-
-    options = sharing.Options(interactive=sys.stdin.isatty()
-                              and not os.environ.get("LEDGER_IN_HOOK"))
-    result = getattr(sharing, action)(open_ledger(repo), remote, options)
-    for line in result.summary():
-        click.echo(line)
-    if result.tag_conflicts:
-        raise SyncError(result.conflict_message())
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: map every outcome to SPEC §3's exit codes."""
-    args = sys.argv[1:] if argv is None else argv
-    show_tb = "--traceback" in args or os.environ.get("LEDGER_TRACEBACK") == "1"
-    try:
-        cli.main(args=args, prog_name="ledger", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except LedgerError as exc:
-        click.echo(f"error: {one_line(exc)}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(0)
-    except Exception as exc:
-        if show_tb:
-            raise
-        click.echo(f"error: unexpected {type(exc).__name__}: {one_line(exc)} "
-                   "(run again with --traceback to see where)", err=True)
-        sys.exit(3)
-
-
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from ledger.cli import main as _main  # python -m runs this file twice: use the whole copy
-    _main()
-
-from ledger import cli_registry  # noqa: E402  (last: it imports the options above)
-
-for _command in (cli_registry.model, cli_registry.registry, cli_registry.verify):
-    cli.add_command(_command)
+COMMANDS = (init, log, start, end, exec_, show, runs, metrics, diff, artifacts, get, tag, untag,
+            delete, restore, experiments, reindex, export, recover)

@@ -1,6 +1,6 @@
 """`ledger model …`, `ledger registry …` and `ledger verify`: the registry's command line.
 
-Thin, like ledger/cli.py: parse, call ledger.models / ledger.registry_policy, render. Commands
+Thin, like ledger/cli.py: parse, call ledger.registry.api / ledger.registry.policy, render. Commands
 that write print only the tag names they created on stdout, so a script (or CI) can push
 exactly those: `ledger registry apply --sign | sed 's|^|refs/tags/|' | xargs -n 3 git push origin`.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from ledger import render
-from ledger.cli import fmt_of, format_option, repo_option
+from ledger.cli import render
+from ledger.cli.options import fmt_of, format_option, repo_option
 from ledger.errors import DesiredStateError, SignatureError
 
 F = Callable[..., Any]
@@ -57,7 +57,7 @@ def register(repo: str | None, name: str, run_id: str, path: str | None, version
              bump: str | None, message: str | None, sign: bool | None,
              allow_unfinished: bool) -> None:
     """Register a run's artifacts as a new version NAME@vX.Y.Z; prints the tag."""
-    from ledger.models import register_model
+    from ledger.registry.api import register_model
 
     done = register_model(name, run_id, path=path, version=version, bump=bump,  # type: ignore[arg-type]
                           message=message, sign=sign, allow_unfinished=allow_unfinished,
@@ -75,7 +75,7 @@ def register(repo: str | None, name: str, run_id: str, path: str | None, version
 def promote(repo: str | None, name: str, version: str, stage: str, message: str | None,
             sign: bool | None) -> None:
     """Assign STAGE to a version (tag NAME#STAGE#N); prints the tag."""
-    from ledger.models import promote_model
+    from ledger.registry.api import promote_model
 
     click.echo(promote_model(name, version, stage, message=message, sign=sign, repo=repo))
 
@@ -90,7 +90,7 @@ def promote(repo: str | None, name: str, version: str, stage: str, message: str 
 def demote(repo: str | None, name: str, version: str, stage: str, message: str | None,
            sign: bool | None) -> None:
     """Take STAGE away from a version (tag NAME#STAGE!#N); prints the tag."""
-    from ledger.models import demote_model
+    from ledger.registry.api import demote_model
 
     click.echo(demote_model(name, version, stage, message=message, sign=sign, repo=repo))
 
@@ -104,7 +104,7 @@ def demote(repo: str | None, name: str, version: str, stage: str, message: str |
 def deregister(repo: str | None, name: str, version: str, message: str | None,
                sign: bool | None) -> None:
     """Withdraw a version (tag NAME@vX.Y.Z!); prints the tag."""
-    from ledger.models import deregister_model
+    from ledger.registry.api import deregister_model
 
     click.echo(deregister_model(name, version, message=message, sign=sign, repo=repo))
 
@@ -116,7 +116,7 @@ def deregister(repo: str | None, name: str, version: str, message: str | None,
 @sign_option
 def deprecate(repo: str | None, name: str, message: str | None, sign: bool | None) -> None:
     """Deprecate a model (tag NAME@deprecated); prints the tag."""
-    from ledger.models import deprecate_model
+    from ledger.registry.api import deprecate_model
 
     click.echo(deprecate_model(name, message=message, sign=sign, repo=repo))
 
@@ -126,7 +126,7 @@ def deprecate(repo: str | None, name: str, message: str | None, sign: bool | Non
 @format_option
 def list_(repo: str | None, fmt: str | None) -> None:
     """Every model: latest version, stages, number of versions."""
-    from ledger.models import list_models
+    from ledger.registry.api import list_models
 
     found = [m.to_dict() for m in list_models(repo=repo)]
     flat = [{**m, "stages": ", ".join(f"{s}={v}" for s, v in m["stages"].items())}
@@ -142,7 +142,7 @@ def list_(repo: str | None, fmt: str | None) -> None:
 def show(repo: str | None, fmt: str | None, name: str) -> None:
     """The versions of a model (NAME), or the one a reference points to (NAME@vX.Y.Z,
     NAME@latest, NAME#STAGE)."""
-    from ledger.models import show_model
+    from ledger.registry.api import show_model
 
     found = [v.to_dict() for v in show_model(name, repo=repo)]
     flat = [{**v, "stages": ", ".join(v["stages"])} for v in found]
@@ -159,7 +159,7 @@ def show(repo: str | None, fmt: str | None, name: str) -> None:
 @click.argument("name")
 def history(repo: str | None, fmt: str | None, name: str) -> None:
     """Every registration and stage event of a model, in order (stages by their #N)."""
-    from ledger.models import model_history
+    from ledger.registry.api import model_history
 
     found = [e.to_dict() for e in model_history(name, repo=repo)]
     columns = ["event_time", "event", "version", "stage", "tag", "tagger", "signed"]
@@ -173,7 +173,7 @@ def history(repo: str | None, fmt: str | None, name: str) -> None:
               help="The folder to write the package into.")
 def get(repo: str | None, ref: str, output: str) -> None:
     """Write the package of REF (NAME@vX.Y.Z, NAME@latest, NAME#STAGE) into a folder."""
-    from ledger.models import get_model
+    from ledger.registry.api import get_model
 
     click.echo(get_model(ref, output, repo=repo))
 
@@ -183,7 +183,7 @@ def get(repo: str | None, ref: str, output: str) -> None:
 @file_option
 def check(repo: str | None, file: str | None) -> None:
     """Check ledger.toml: schema, versions, stage order, thresholds, signatures."""
-    from ledger.registry_policy import check_registry, desired_file
+    from ledger.registry.policy import check_registry, desired_file
 
     problems = check_registry(file, repo=repo)
     name = desired_file(file, repo=repo).name
@@ -200,7 +200,7 @@ def check(repo: str | None, file: str | None) -> None:
 @file_option
 def plan(repo: str | None, fmt: str | None, file: str | None) -> None:
     """The assignment tags that apply would create."""
-    from ledger.registry_policy import plan_registry
+    from ledger.registry.policy import plan_registry
 
     found = [{"tag": a.tag, "model": a.model, "version": str(a.version), "stage": a.stage,
               "commit": a.commit} for a in plan_registry(file, repo=repo)]
@@ -213,7 +213,7 @@ def plan(repo: str | None, fmt: str | None, file: str | None) -> None:
 @sign_option
 def apply(repo: str | None, file: str | None, sign: bool | None) -> None:
     """Check ledger.toml, then create exactly the tags that make git match it; prints them."""
-    from ledger.registry_policy import apply_registry
+    from ledger.registry.policy import apply_registry
 
     created = apply_registry(file, sign=sign, repo=repo)
     for tag in created:
@@ -231,7 +231,7 @@ def apply(repo: str | None, file: str | None, sign: bool | None) -> None:
               help="Verify version tags too, not only stage assignments.")
 def verify_command(repo: str | None, allowed_signers: str | None, all_tags: bool) -> None:
     """Verify the signatures of registry tags; names each tag that fails."""
-    from ledger.registry_policy import verify_tags
+    from ledger.registry.policy import verify_tags
 
     results = verify_tags(allowed_signers, all_tags=all_tags, repo=repo)
     failed = [r for r in results if not r.ok]

@@ -30,11 +30,11 @@ from typing import Any
 from dulwich.objects import ShaFile
 
 from ledger.errors import InvalidInputError, LedgerError, RunNotFoundError
-from ledger.record import float_to_json
-from ledger.registry._git import run_git
-from ledger.run import Run
-from ledger.runstore import ARTIFACTS_DIR, RunStore
+from ledger.runs.record import float_to_json
+from ledger.runs.run import Run
+from ledger.runs.store import ARTIFACTS_DIR, RunStore
 from ledger.store import trees
+from ledger.store.git import run_git
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
 
 MANIFEST = "ledger-model.json"
