@@ -1,0 +1,1 @@
+"""The ASGI apps on one stack (starlette + uvicorn): the model scoring server and the web UI."""
