@@ -12,23 +12,19 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidInputError
+from ledger.store.git import git_env
 from ledger.store.gitdir import GitDir
-
-_GIT_ENV = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
-_SOURCE_TTL = 2.0  # seconds a process reuses its source capture (runs in a tight loop)
-_source_cache: dict[str, tuple[float, dict[str, Any], bytes | None]] = {}
 
 
 def _git(work_tree: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         ["git", "-C", str(work_tree), *args],
         capture_output=True,
-        env=_GIT_ENV,
+        env=git_env(),  # the environment as it is now (GIT_DIR may have changed since)
         check=False,
     )
 
@@ -42,10 +38,9 @@ def source(gitdir: GitDir, argv: list[str] | None = None) -> tuple[dict[str, Any
 
 
 def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
-    key = str(gitdir.git_dir)
-    hit = _source_cache.get(key)
-    if hit and time.monotonic() - hit[0] < _SOURCE_TTL:
-        return hit[1], hit[2]
+    """Read afresh for every run (P9): a cache keyed on time recorded the previous commit,
+    branch or patch for a run started just after a commit, an edit or a checkout; one
+    `git status` costs a few milliseconds, small beside a run."""
     info: dict[str, Any] = {"commit": None, "branch": None, "dirty": False}
     patch: bytes | None = None
     if gitdir.work_tree is not None:
@@ -66,7 +61,6 @@ def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
                 base = info["commit"] or _empty_tree(gitdir.work_tree)
                 diff = _git(gitdir.work_tree, "diff", "--binary", base)
                 patch = diff.stdout if diff.returncode == 0 and diff.stdout else None
-    _source_cache[key] = (time.monotonic(), info, patch)
     return info, patch
 
 

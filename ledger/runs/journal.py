@@ -111,6 +111,13 @@ class Journal:
         os.rename(tmp, path)
         return journal
 
+    def rotate(self) -> Journal:
+        """A fresh journal for the same run and role, numbering on from this one (after a
+        flush: the old one is removed once its records are committed)."""
+        fresh = Journal.create(self.path.parent, self.header["run"], self.header["role"])
+        fresh._seq = self._seq
+        return fresh
+
     def append(self, op: str, *fields: Any) -> None:
         self._seq += 1
         os.write(self._fd, self._pack([self._seq, op, *fields]))

@@ -15,7 +15,7 @@ from typing import Any
 
 from ledger import names
 from ledger.errors import InvalidInputError, RunNotFoundError
-from ledger.runs import capture, journal, replay
+from ledger.runs import capture, journal, replay, settings
 from ledger.runs.active import ActiveRun
 from ledger.runs.record import Point, RunRecord, canonical_points, merge, now_ms
 from ledger.runs.run import Run
@@ -23,7 +23,6 @@ from ledger.runs.store import RunStore, Update
 from ledger.store import gitdir as gitdirs
 from ledger.store.objects import blob
 
-MAX_ARTIFACT_BYTES = int(os.environ.get("LEDGER_MAX_ARTIFACT_BYTES", str(100 * 1024 * 1024)))
 PATCH_FILE = "source.patch"
 PACKAGES_FILE = "environment.json"
 
@@ -213,12 +212,13 @@ class Runs:
         return obj.id, len(data)
 
     def _store_files(self, paths: Sequence[Path]) -> list[tuple[bytes, int]]:
+        limit = settings.max_artifact_bytes()
         for path in paths:
             size = path.stat().st_size
-            if size > MAX_ARTIFACT_BYTES:
+            if size > limit:
                 raise InvalidInputError(
                     f"artifact {str(path)!r} is {size} bytes, above the limit of "
-                    f"{MAX_ARTIFACT_BYTES} (LEDGER_MAX_ARTIFACT_BYTES); large files need the "
+                    f"{limit} (LEDGER_MAX_ARTIFACT_BYTES); large files need the "
                     "external artifact store, which does not exist yet"
                 )
         objs = [blob(p.read_bytes()) for p in paths]
