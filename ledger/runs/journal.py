@@ -147,6 +147,26 @@ class Contents:
     records: list[list[Any]]
 
 
+HEADER_BYTES = 4096  # a header is ~200 bytes
+
+
+def read_header(path: Path) -> dict[str, Any] | None:
+    """A journal's header alone, without reading its records (which may be millions)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(HEADER_BYTES)
+    except FileNotFoundError:
+        return None
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    unpacker.feed(data)
+    try:
+        header = next(unpacker)
+    except (StopIteration, msgpack.ExtraData, ValueError, msgpack.FormatError,
+            msgpack.StackError):
+        return None
+    return header if isinstance(header, dict) and "run" in header else None
+
+
 def read(path: Path) -> Contents | None:
     """A journal's header and every complete record; None if it has no valid header."""
     try:

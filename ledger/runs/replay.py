@@ -92,12 +92,14 @@ def orphans(store: RunStore, folder: Path) -> list[Replayed]:
     """Journals on this machine whose writer is gone."""
     found = []
     for path in journal.scan(folder):
+        header = journal.read_header(path)  # a live run's records are not read at all
+        if header is not None and journal.owner_alive(header):
+            continue
         contents = journal.read(path)
         if contents is None:
             journal.remove(path)  # not even a header: nothing was logged into it
             continue
-        if not journal.owner_alive(contents.header):
-            found.append(replay(contents))
+        found.append(replay(contents))
     return found
 
 
