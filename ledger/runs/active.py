@@ -27,7 +27,7 @@ from ledger.errors import InvalidInputError, RunStateError
 from ledger.runs import journal, settings
 from ledger.runs.flusher import FLUSHER
 from ledger.runs.record import Point, RunRecord, merge
-from ledger.runs.store import Update, artifact_clash
+from ledger.runs.store import FLUSH_EVENT, Update, artifact_clash
 
 if TYPE_CHECKING:
     from ledger.runs.lifecycle import Runs
@@ -323,7 +323,7 @@ class ActiveRun:
         def change(current: RunRecord | None) -> RunRecord:
             return snapshot if current is None else merge(current, snapshot)
 
-        event = snapshot.status.lower() if end else "flushed"
+        event = snapshot.status.lower() if end else FLUSH_EVENT
         update = Update(self.id, change, points=points, compact=end, artifacts=artifacts,
                         files=files, event=event)
         try:

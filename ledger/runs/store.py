@@ -4,12 +4,19 @@ Layout of the ref's tree (one folder per run, fanned out on the random end of th
 
     runs/<last 2 hex of id>/<id>/run.json            the record (schemas/run.schema.json)
                                  metrics.parquet     metric history once the run has ended
-                                 metrics/<h>.parquet chunks appended while it is live
+                                 metrics/<h2>/<h>.parquet  chunks appended while it is live
                                  artifacts/...       artifact files as blobs
                                  environment.json    installed packages (shared blob)
                                  source.patch        the dirty patch, when the tree was dirty
 
-A commit rewrites only the trees on the paths of the runs it touches (P4).
+A commit rewrites only the trees on the paths of the runs it touches (P4). Chunks are fanned
+out on their hash, so a flush of a run that lives for days rewrites trees of bounded size,
+not a `metrics/` tree listing every earlier chunk.
+
+Flushes of live runs stay off the audit log's first-parent line: a flush commit names in a
+trailer the last event commit below it, and the next event commit takes that one as its
+first parent and the flush as its second, so `git log --first-parent refs/ledger/runs` shows
+one line per event however often a long run flushes (plain `git log` shows the flushes too).
 """
 
 from __future__ import annotations
@@ -34,6 +41,14 @@ RUNS_REF = b"refs/ledger/runs"
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.parquet"
 CHUNKS_DIR = "metrics"
+FLUSH_EVENT = "flushed"
+BASE_TRAILER = "Ledger-Event-Base: "  # in a flush commit: the event commit below it
+
+
+def chunk_path(sha: bytes) -> str:
+    """Where a metric chunk goes in a run folder: fanned out on its blob id."""
+    hexsha = sha.decode()
+    return f"{CHUNKS_DIR}/{hexsha[:2]}/{hexsha[2:16]}.parquet"
 ARTIFACTS_DIR = "artifacts"
 
 
@@ -168,7 +183,8 @@ class RunStore:
                 new_root = trees.build({}, out)
             if new_root == root:
                 return None
-            out.append(self._commit_object(new_root, old, lines))
+            flush = all(u.event == FLUSH_EVENT for u in updates)
+            out.append(self._commit_object(new_root, old, lines, flush))
             self.objects.add(out)
             return out[-1].id
 
@@ -198,7 +214,7 @@ class RunStore:
         assert record is not None
         compact = any(u.compact for u in group)
         files: dict[str, trees.Entry | None] = {}
-        existing = self._metric_files(folder.tree) if folder else []
+        existing = self._metric_files(folder.tree) if folder and compact else []
         if compact and (len(existing) > 1 or (existing and points)
                         or (existing and existing[0][0] != METRICS_FILE)):
             everything = list(points)
@@ -208,8 +224,7 @@ class RunStore:
             files[METRICS_FILE] = self._points_blob(canonical_points(everything), out)
         elif points:
             entry = self._points_blob(canonical_points(points), out)
-            chunk = f"{CHUNKS_DIR}/{entry[1][:16].decode()}.parquet"
-            files[METRICS_FILE if compact else chunk] = entry
+            files[METRICS_FILE if compact else chunk_path(entry[1])] = entry
         record.add_points(points)
         if artifacts:
             _add_artifacts(record, artifacts, files, strict)
@@ -228,10 +243,18 @@ class RunStore:
         out.append(data)
         return (FILE_MODE, data.id)
 
-    def _commit_object(self, tree: bytes, parent: bytes | None, lines: list[str]) -> Commit:
+    def _commit_object(self, tree: bytes, parent: bytes | None, lines: list[str],
+                       flush: bool = False) -> Commit:
         commit = Commit()
         commit.tree = ObjectID(tree)
-        commit.parents = [ObjectID(parent)] if parent else []
+        base = self._event_base(parent)
+        trailer = ""
+        if flush and base is not None:
+            trailer = f"\n\n{BASE_TRAILER}{base.decode()}"
+        if flush or parent is None or base in (None, parent):
+            commit.parents = [ObjectID(parent)] if parent else []
+        else:  # an event on top of flushes: they become its second parent
+            commit.parents = [ObjectID(base or parent), ObjectID(parent)]
         who = identity(self.gitdir)
         commit.author = commit.committer = who
         now = int(time.time())
@@ -242,8 +265,19 @@ class RunStore:
             lines = ["ledger update"]
         subject = lines[0] if len(lines) == 1 else f"{len(lines)} run events"
         body = "" if len(lines) == 1 else "\n\n" + "\n".join(lines)
-        commit.message = (subject + body + "\n").encode()
+        commit.message = (subject + body + trailer + "\n").encode()
         return commit
+
+    def _event_base(self, head: bytes | None) -> bytes | None:
+        """The event commit at or below `head` on the first-parent line: `head` itself
+        unless it is a flush commit, which names its base in a trailer."""
+        if head is None:
+            return None
+        for line in reversed(self.objects.commit(head).message.decode("utf-8", "replace")
+                             .splitlines()):
+            if line.startswith(BASE_TRAILER):
+                return line[len(BASE_TRAILER):].strip().encode()
+        return head
 
 
 def artifact_clash(path: str, existing: Iterable[str]) -> str | None:

@@ -10,7 +10,9 @@ import atexit
 import os
 import secrets
 import stat
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 from ledger.errors import LedgerError
 
 PACK_THRESHOLD = 64  # objects; below this loose files are cheaper than a pack + index
+TREE_CACHE_BYTES = 32 << 20  # parsed trees kept in memory, per store
+TREE_ENTRY_BYTES = 250  # memory of one parsed tree entry (name, mode, sha, dict slot)
 TREE_MODE = stat.S_IFDIR
 FILE_MODE = 0o100644
 
@@ -36,13 +40,54 @@ def _close_all() -> None:
         store.close()
 
 
+class TreeCache:
+    """Recently used trees, bounded by their (estimated) memory: a process that lives for
+    days must not keep every tree it ever wrote or read."""
+
+    def __init__(self, budget: int = TREE_CACHE_BYTES) -> None:
+        self.budget = budget
+        self.size = 0
+        self._items: OrderedDict[bytes, tuple[Tree, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, sha: bytes) -> Tree | None:
+        with self._lock:
+            hit = self._items.get(sha)
+            if hit is None:
+                return None
+            self._items.move_to_end(sha)
+            return hit[0]
+
+    def put(self, sha: bytes, tree: Tree) -> None:
+        cost = 100 + TREE_ENTRY_BYTES * len(tree)
+        if cost > self.budget:
+            return
+        with self._lock:
+            old = self._items.pop(sha, None)
+            if old is not None:
+                self.size -= old[1]
+            self._items[sha] = (tree, cost)
+            self.size += cost
+            while self.size > self.budget:
+                _, (_, freed) = self._items.popitem(last=False)
+                self.size -= freed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.size = 0
+
+
 class ObjectStore:
     """A thin, caching wrapper around dulwich's disk object store."""
 
     def __init__(self, objects_dir: Path) -> None:
         self._store = DiskObjectStore(str(objects_dir))
         self._dir = objects_dir
-        self._trees: dict[bytes, Tree] = {}
+        self._trees = TreeCache()
         _open_stores.add(self)
 
     def close(self) -> None:
@@ -72,9 +117,7 @@ class ObjectStore:
             if not isinstance(obj, Tree):
                 raise LedgerError(f"git object {sha.decode()} is not a tree")
             cached = obj
-            if len(self._trees) > 4096:
-                self._trees.clear()
-            self._trees[sha] = cached
+            self._trees.put(sha, cached)
         return cached
 
     def blob_bytes(self, sha: bytes) -> bytes:
@@ -108,7 +151,7 @@ class ObjectStore:
             self._write_loose(obj)
         for obj in fresh.values():
             if isinstance(obj, Tree):
-                self._trees[obj.id] = obj
+                self._trees.put(obj.id, obj)
 
     def _write_loose(self, obj: ShaFile) -> None:
         """Write one loose object as git does: a temp file renamed into place.

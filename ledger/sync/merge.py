@@ -29,7 +29,15 @@ from dulwich.objects import ObjectID, ShaFile, Tree
 
 from ledger import names
 from ledger.runs.record import RunRecord, canonical_points, merge
-from ledger.runs.store import ARTIFACTS_DIR, CHUNKS_DIR, METRICS_FILE, RUN_FILE, RUNS_REF, RunStore
+from ledger.runs.store import (
+    ARTIFACTS_DIR,
+    CHUNKS_DIR,
+    METRICS_FILE,
+    RUN_FILE,
+    RUNS_REF,
+    RunStore,
+    chunk_path,
+)
 from ledger.store import parquet, trees
 from ledger.store.history import Relation, relate
 from ledger.store.objects import FILE_MODE, TREE_MODE, ObjectStore, blob
@@ -203,7 +211,7 @@ def _merge_metrics(ctx: MergeContext, ea: dict[bytes, Entry], eb: dict[bytes, En
     data = ctx.put_blob(parquet.write_metrics(canonical_points(points)))
     if ended:
         return {METRICS_FILE.encode(): (FILE_MODE, data)}
-    return _metric_entries(ctx, {f"{CHUNKS_DIR}/{data[:16].decode()}.parquet": data})
+    return _metric_entries(ctx, {chunk_path(data): data})
 
 
 def _metric_entries(ctx: MergeContext, files: dict[str, bytes]) -> dict[bytes, Entry]:
