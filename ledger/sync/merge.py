@@ -34,7 +34,6 @@ from ledger.runs.store import (
     CHUNKS_DIR,
     METRICS_FILE,
     RUN_FILE,
-    RUNS_REF,
     RunStore,
     chunk_path,
 )
@@ -301,7 +300,7 @@ def merge_history(store: RunStore, theirs: bytes, what: str) -> Merged:
         result.kind, result.new, result.runs_merged = "merged", commit.id, ctx.runs_merged
         return commit.id
 
-    store.refs.update(RUNS_REF, build)
+    store.move_head(build)
     return result
 
 
