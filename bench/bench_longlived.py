@@ -26,15 +26,15 @@ FLUSHES = RSS + r"""
 import json, sys, ledger
 n = int(sys.argv[1])
 lg = ledger.Ledger(".")
+marks = {}
 with lg.start_run(name="long") as run:
     for i in range(n):
         for step in range(10):
             run.log_metric("loss", 1.0 / (i + 1), step=i * 10 + step)
         run.flush()
-        if i == 99:
-            base = rss_mb()
-    rss = rss_mb()
-print(json.dumps({"rss_after_100": base, "rss": rss}))
+        if i + 1 in (n // 4, n // 2, n):
+            marks[i + 1] = rss_mb()
+print(json.dumps({str(k): v for k, v in marks.items()}))
 """
 
 SERVICE = RSS + r"""
@@ -148,8 +148,8 @@ print(json.dumps({"acked": total_acked, "lost": total_lost}))
 
 def flushes(n: int) -> None:
     out = worker(FLUSHES, fresh_repo("long-"), str(n))
-    print(f"RSS of one run after {n} flushes: {out['rss']:.0f} MB "
-          f"(after 100: {out['rss_after_100']:.0f} MB)")
+    shown = ", ".join(f"{v:.0f} MB after {k}" for k, v in out.items())
+    print(f"RSS of one run flushed {n} times: {shown}")
 
 
 def service(n: int) -> None:

@@ -315,7 +315,8 @@ class ActiveRun:
             artifacts, self._artifacts = self._artifacts, {}
             files, self._files = self._files, {}
             retired, self._retired = self._retired, []
-            if not end:  # what follows goes to a fresh journal; this one goes once committed
+            if not self._closed:  # what follows goes to a fresh journal; this one goes
+                # once its records are committed
                 retired.append(self._journal)
                 self._journal = self._journal.rotate()
             self._dirty = False

@@ -69,6 +69,8 @@ class Runs:
                            start_time=start, user=names.user_name(), params=checked_params,
                            source=source, environment=capture.environment())
         record.environment["packages"] = PACKAGES_FILE
+        if used := settings.recorded():
+            record.environment["settings"] = used
         for key, value in checked_tags.items():
             record.set_tag(key, value, (start, 0))
         return record, files

@@ -11,6 +11,8 @@ import os
 
 from ledger.errors import InvalidInputError
 
+RECORDED = ("GIT_DIR", "GIT_WORK_TREE", "LEDGER_REPO", "LEDGER_EXPERIMENT", "LEDGER_RUN_ID",
+            "LEDGER_FLUSH_SECONDS", "LEDGER_MAX_ARTIFACT_BYTES")
 DEFAULT_FLUSH_SECONDS = 5.0
 DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024 * 1024
 
@@ -37,3 +39,8 @@ def flush_seconds() -> float:
 def max_artifact_bytes() -> int:
     """The largest artifact file accepted (LEDGER_MAX_ARTIFACT_BYTES; read on each call)."""
     return int(_number("LEDGER_MAX_ARTIFACT_BYTES", DEFAULT_MAX_ARTIFACT_BYTES))
+
+
+def recorded() -> dict[str, str]:
+    """The settings a run records as they are when it starts (those that are set)."""
+    return {name: os.environ[name] for name in RECORDED if os.environ.get(name)}

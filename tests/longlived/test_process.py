@@ -57,7 +57,7 @@ import json, os, sys, ledger
 out = {}
 os.environ["GIT_DIR"] = os.path.join(sys.argv[1], ".git")
 with ledger.start_run(name="other-git-dir") as run:
-    pass
+    out["other"] = run.id
 del os.environ["GIT_DIR"]  # unset at runtime: the next run reads its own repository
 with ledger.start_run(name="own") as run:
     out["own"] = run.id
@@ -85,6 +85,10 @@ def test_settings_are_read_when_used(repo: Path, tmp_path: Path) -> None:
     out = json.loads(proc.stdout)
     head = git(repo, "rev-parse", "HEAD").stdout.strip()
     assert show(repo, out["own"])["source"]["commit"] == head
+    lg = Ledger(repo)  # each run records the settings it started with
+    assert lg.get_run(out["other"]).environment["settings"] == {"GIT_DIR": f"{other}/.git"}
+    assert "settings" not in lg.get_run(out["own"]).environment
+    assert lg.get_run(out["art"]).environment["settings"] == {"LEDGER_MAX_ARTIFACT_BYTES": "10"}
     assert "LEDGER_MAX_ARTIFACT_BYTES" in out["refused"]
     assert show(repo, out["art"])["artifacts"] == [{"path": "big.bin", "size": 100}]
 
