@@ -14,9 +14,10 @@ out on their hash, so a flush of a run that lives for days rewrites trees of bou
 not a `metrics/` tree listing every earlier chunk.
 
 Flushes of live runs stay off the audit log's first-parent line: a flush commit names in a
-trailer the last event commit below it, and the next event commit takes that one as its
-first parent and the flush as its second, so `git log --first-parent refs/ledger/runs` shows
-one line per event however often a long run flushes (plain `git log` shows the flushes too).
+trailer the last event commit below it, and the next commit (event or flush) takes that one
+as its first parent and the flush as its second, so `git log --first-parent refs/ledger/runs`
+shows one line per event, and at most one flush at the top, however often a long run
+flushes (plain `git log` shows every flush).
 """
 
 from __future__ import annotations
@@ -273,9 +274,9 @@ class RunStore:
         trailer = ""
         if flush and base is not None:
             trailer = f"\n\n{BASE_TRAILER}{base.decode()}"
-        if flush or parent is None or base in (None, parent):
+        if parent is None or base in (None, parent):
             commit.parents = [ObjectID(parent)] if parent else []
-        else:  # an event on top of flushes: they become its second parent
+        else:  # on top of flushes: they become the second parent, off the first-parent line
             commit.parents = [ObjectID(base or parent), ObjectID(parent)]
         who = identity(self.gitdir)
         commit.author = commit.committer = who

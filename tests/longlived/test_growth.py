@@ -28,6 +28,9 @@ def test_flushes_rewrite_bounded_trees_and_stay_off_the_audit_line(repo: Path) -
         top = git(repo, "ls-tree", metrics).stdout.splitlines()
         assert 1 < len(top) <= 256 and all(" tree " in line for line in top)
         assert len(git(repo, "ls-tree", "-r", metrics).stdout.splitlines()) == 300
+        audit = git(repo, "log", "--first-parent", "--format=%s", "refs/ledger/runs").stdout
+        assert audit.splitlines() == [f"run {run.id} flushed (alice)",
+                                      f"run {other.id} finished (alice)"]
     audit = git(repo, "log", "--first-parent", "--format=%s", "refs/ledger/runs").stdout
     assert audit.splitlines() == [f"run {run.id} finished: loss=0.00333333 (alice)",
                                   f"run {other.id} finished (alice)"]
