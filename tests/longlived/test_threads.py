@@ -17,6 +17,7 @@ from conftest import make_repo, run_ledger
 from ledger import Ledger
 from ledger.errors import RunStateError
 from ledger.runs.active import ActiveRun
+from ledger.runs.store import RunStore
 
 
 def test_threads_each_in_their_own_run(repo: Path) -> None:
@@ -183,3 +184,27 @@ def test_active_run_keeps_its_repository_after_chdir(tmp_path: Path,
     shown = json.loads(run_ledger("show", inner, "--format", "json", cwd=first).out)
     assert shown["tags"]["ledger.parent_run_id"] == outer and shown["metrics"] == {"b": 2.0}
     assert run_ledger("runs", "--format", "json", cwd=other).out.strip() in ("[]", "")
+
+
+def test_logging_calls_never_wait_for_a_commit(repo: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flushes happen in the process's flush thread; a logging call only journals."""
+    monkeypatch.setenv("LEDGER_FLUSH_SECONDS", "0")
+    committers: list[str] = []
+    real = RunStore.commit
+
+    def commit(self: RunStore, updates: list) -> bytes | None:
+        committers.append(threading.current_thread().name)
+        return real(self, updates)
+
+    monkeypatch.setattr(RunStore, "commit", commit)
+    lg = Ledger(repo)
+    run = lg.start_run(name="fast")
+    step = 0
+    while committers.count("ledger-flush") < 3 and step < 10_000_000:
+        run.log_metric("x", float(step), step=step)
+        step += 1
+    run.end()
+    assert committers[-1] == threading.current_thread().name  # end() commits itself
+    assert set(committers[:-1]) == {"ledger-flush"}
+    assert len(lg.metric_points(run.id, "x")) == step
