@@ -43,6 +43,7 @@ RUN_FILE = names.RUN_FILE
 METRICS_FILE = "metrics.parquet"
 CHUNKS_DIR = "metrics"
 ARTIFACTS_DIR = "artifacts"
+CHUNK_POINTS = 16_384  # metric points per chunk file, at most
 FLUSH_EVENT = "flushed"
 BASE_TRAILER = "Ledger-Event-Base: "  # in a flush commit: the event commit below it
 
@@ -245,9 +246,15 @@ class RunStore:
                 everything.extend(parquet.read_metrics(self.objects.blob_bytes(sha)))
             files[CHUNKS_DIR] = None
             files[METRICS_FILE] = self._points_blob(canonical_points(everything), out)
-        elif points:
-            entry = self._points_blob(canonical_points(points), out)
-            files[METRICS_FILE if compact else chunk_path(entry[1])] = entry
+        elif points and compact:
+            files[METRICS_FILE] = self._points_blob(canonical_points(points), out)
+        else:
+            # pieces of bounded size: sorting and encoding one piece holds the GIL briefly,
+            # so threads logging while a flush thread commits ~500k points never stall long
+            for start in range(0, len(points), CHUNK_POINTS):
+                entry = self._points_blob(
+                    canonical_points(points[start:start + CHUNK_POINTS]), out)
+                files[chunk_path(entry[1])] = entry
         record.add_points(points)
         if artifacts:
             _add_artifacts(record, artifacts, files, strict)

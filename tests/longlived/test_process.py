@@ -162,7 +162,7 @@ print(json.dumps([first.id, second.id]))
 @pytest.mark.parametrize("how", ["interrupted", "finished"])
 def test_ctrl_c_during_end_leaves_a_recoverable_killed_run(repo: Path, how: str) -> None:
     proc = python(INTERRUPTED, repo, how)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     first, second = json.loads(proc.stdout)
     assert show(repo, first)["status"] == "KILLED" and show(repo, first)["metrics"] == {"a": 1.0}
     assert show(repo, second)["status"] == "FINISHED"
