@@ -1,5 +1,6 @@
-"""Threads in one process: each thread has its own active run, nested trials land in their
-own runs, and a point is either in its run or the call raised (SPEC §4)."""
+"""Threads in one process: nested trials land in their own runs, a monitor thread gets its
+own run, and a point is either in its run or the call raised (SPEC §4). (Per-thread runs and
+start_run under LEDGER_RUN_ID: tests/runs/test_handle.py.)"""
 
 from __future__ import annotations
 
@@ -18,36 +19,6 @@ from ledger import Ledger
 from ledger.errors import RunStateError
 from ledger.runs.active import ActiveRun
 from ledger.runs.store import RunStore
-
-
-def test_threads_each_in_their_own_run(repo: Path) -> None:
-    lg = Ledger(repo)
-    ids: dict[int, str] = {}
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
-
-    def work(i: int) -> None:
-        try:
-            with lg.start_run(name=f"t{i}") as run:
-                barrier.wait()
-                for step in range(50):
-                    lg.log_metric("loss", float(i), step=step)
-                lg.log_param("worker", i)
-                ids[i] = run.id
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    for i, rid in ids.items():
-        run = lg.get_run(rid)
-        assert run.info.status == "FINISHED" and run.params == {"worker": str(i)}
-        points = lg.metric_points(rid, "loss")
-        assert len(points) == 50 and {p[3] for p in points} == {float(i)}
 
 
 def test_nested_trials_in_a_thread_pool(repo: Path) -> None:
@@ -141,27 +112,6 @@ def test_monitor_thread_between_runs(repo: Path) -> None:
     lg._end_all()
     assert lg.get_run(mon).info.status == "FINISHED"
     assert [p[3] for p in lg.metric_points(mon, "gpu")] == [0.0, 1.0, 2.0, 3.0, 4.0]
-
-
-def test_start_run_under_ledger_run_id_starts_a_child(repo: Path) -> None:
-    """`ledger exec -- python sweep.py`: each described start_run is a child of the run."""
-    script = (
-        "import ledger\n"
-        "for i in range(3):\n"
-        "    with ledger.start_run(name=f'trial-{i}', params={'i': i}, tags={'t': 'x'}):\n"
-        "        ledger.log_metric('acc', i / 10)\n"
-        "ledger.log_metric('outer', 1.0)\n")
-    (repo / "sweep.py").write_text(script)
-    res = run_ledger("exec", "--name", "parent", "--", sys.executable, "sweep.py", cwd=repo)
-    assert res.code == 0, res.err
-    runs = json.loads(run_ledger("runs", "--format", "json", cwd=repo).out)
-    parent = next(r for r in runs if r["name"] == "parent")
-    trials = sorted((r for r in runs if r["name"].startswith("trial-")), key=lambda r: r["name"])
-    assert parent["metrics"] == {"outer": 1.0} and parent["status"] == "FINISHED"
-    assert [t["params"] for t in trials] == [{"i": "0"}, {"i": "1"}, {"i": "2"}]
-    for t in trials:
-        assert t["tags"] == {"t": "x", "ledger.parent_run_id": parent["id"]}
-        assert t["status"] == "FINISHED"
 
 
 def test_active_run_keeps_its_repository_after_chdir(tmp_path: Path,
