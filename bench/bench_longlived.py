@@ -95,11 +95,14 @@ os.environ["LEDGER_FLUSH_SECONDS"] = "1e9"
 run = ledger.start_run(name="fast")
 for i in range(n):
     run.log_metric("loss", 0.5, step=i)
-# ~n points buffered: the next flush is due; log on while the flush thread commits them
+# ~n points buffered: the next flush is due; log on while it commits them
 run._next_flush = 0.0
 run._interval = 1e9
-from ledger.runs.flusher import FLUSHER
-FLUSHER._wake.set()
+try:
+    from ledger.runs.flusher import FLUSHER
+    FLUSHER._wake.set()
+except ImportError:  # before the flush thread: the next log_metric call flushes
+    pass
 worst = 0.0
 start = time.perf_counter()
 i = n
@@ -108,8 +111,6 @@ while time.perf_counter() - start < 10:
     run.log_metric("loss", 0.5, step=i)
     worst = max(worst, time.perf_counter() - t)
     i += 1
-    if i % 1000 == 0 and not run._dirty is False and run._next_flush > 1e8:
-        pass
 ledger.end_run()
 print(json.dumps({"worst_ms": worst * 1000, "calls": i - n}))
 """

@@ -37,13 +37,20 @@ class Flusher:
     def add(self, run: Flushable) -> None:
         with self._lock:
             self._runs.add(run)
-            if self._thread is None or self._pid != os.getpid():  # none yet, or forked
+            if self._thread is None:
                 self._pid = os.getpid()
                 self._stopping = False
                 self._thread = threading.Thread(target=self._loop, name="ledger-flush",
                                                 daemon=True)
                 self._thread.start()
         self._wake.set()
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's runs are the parent's to commit, not ours."""
+        self._runs = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = None
 
     def discard(self, run: Flushable) -> None:
         with self._lock:
@@ -77,3 +84,4 @@ class Flusher:
 
 FLUSHER = Flusher()
 atexit.register(FLUSHER.stop)
+os.register_at_fork(after_in_child=FLUSHER._forked)

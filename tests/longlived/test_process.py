@@ -227,3 +227,32 @@ def test_commands_do_not_read_a_live_journal_beyond_its_header(repo: Path) -> No
     assert run_ledger("log", "-p", "a=1", cwd=repo, timeout=60).code == 0
     assert len(json.loads(run_ledger("runs", "--format", "json", cwd=repo, timeout=60).out)) == 1
     assert jr.path.stat().st_size == 4 << 30
+
+
+FORKED = r"""
+import os, time, ledger
+os.environ["LEDGER_FLUSH_SECONDS"] = "0.3"
+parent = ledger.start_run(name="parent")
+ledger.log_metric("p", 1.0)
+pid = os.fork()
+if pid == 0:  # the child's flush thread commits the child's runs only
+    with ledger.Ledger(".").start_run(name="child") as child:
+        child.log_metric("c", 1.0)
+        time.sleep(1.5)
+    os._exit(0)
+with parent._lock:  # the parent's own flush thread waits: only a child could flush it now
+    os.waitpid(pid, 0)
+assert os.path.exists(parent._journal.path), "the child took the parent's journal"
+ledger.log_metric("p", 2.0, step=1)
+ledger.end_run()
+print(parent.id)
+"""
+
+
+def test_a_forked_child_does_not_flush_its_parent_runs(repo: Path) -> None:
+    proc = python(FORKED, repo)
+    assert proc.returncode == 0, proc.stderr
+    rid = proc.stdout.strip()
+    history = json.loads(run_ledger("metrics", rid, "--format", "json", cwd=repo).out)
+    assert sorted(p["value"] for p in history) == [1.0, 2.0]
+    assert show(repo, rid)["status"] == "FINISHED"
