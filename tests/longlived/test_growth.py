@@ -8,11 +8,11 @@ import weakref
 from pathlib import Path
 
 import pytest
-from conftest import git
 
 from ledger import Ledger, names
 from ledger.runs.active import ActiveRun
 from ledger.store.objects import TreeCache
+from tests.conftest import git
 
 
 @pytest.mark.slow

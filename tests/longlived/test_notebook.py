@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_ledger
+
+from tests.conftest import run_ledger
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git, make_repo, run_ledger
 
 from ledger import Ledger
 from ledger.runs import journal
+from tests.conftest import git, make_repo, run_ledger
 
 
 def show(repo: Path, rid: str) -> dict:

@@ -13,12 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import make_repo, run_ledger
 
 from ledger import Ledger
 from ledger.errors import RunStateError
 from ledger.runs.active import ActiveRun
 from ledger.runs.store import RunStore
+from tests.conftest import make_repo, run_ledger
 
 
 def test_nested_trials_in_a_thread_pool(repo: Path) -> None:
