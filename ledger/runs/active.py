@@ -54,6 +54,11 @@ class ActiveRun:
         return self._ledger.get_run(self.id).info
 
     @property
+    def ledger(self) -> Ledger:
+        """The open handle of the repository this run logs into."""
+        return self._ledger
+
+    @property
     def owner(self) -> bool:
         """True if this process started the run (its end decides the status)."""
         return self._owner

@@ -1,0 +1,66 @@
+"""The XGBoost flavor: boosters and the scikit-learn wrappers, in XGBoost's own format
+(``model.xgb`` / ``.json`` / ``.ubj``; no pickle), as MLflow writes them."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+from ledger.models.env import version_of
+from ledger.models.flavor import ModelInfo, Predictor, finish, log_model as _log, new_folder
+from ledger.models.mlmodel import Model
+from ledger.models.signature import ModelSignature
+from ledger.models.uri import locate
+
+FLAVOR = "xgboost"
+
+
+def save_model(xgb_model: Any, path: str | os.PathLike[str], *, model_format: str = "xgb",
+               signature: ModelSignature | None = None, input_example: Any = None,
+               pip_requirements: list[str] | None = None,
+               metadata: dict[str, Any] | None = None) -> Model:
+    """Write a ``Booster`` or an ``XGBModel`` (XGBClassifier, ...) into a new folder."""
+    folder = new_folder(path)
+    data = f"model.{model_format}"
+    xgb_model.save_model(str(folder / data))
+    cls = type(xgb_model)
+    model = Model().add_flavor(FLAVOR, xgb_version=version_of("xgboost"), data=data,
+                               model_class=f"{cls.__module__}.{cls.__name__}",
+                               model_format=model_format, code=None)
+    return finish(folder, model, loader_module="mlflow.xgboost", data_key="data", data=data,
+                  libraries=["xgboost"], extra_requirements=pip_requirements,
+                  signature=signature, input_example=input_example, metadata=metadata)
+
+
+def log_model(xgb_model: Any, name: str | None = None, *, artifact_path: str | None = None,
+              registered_model_name: str | None = None, **kwargs: Any) -> ModelInfo:
+    return _log(_save_to, name, artifact_path, registered_model_name, xgb_model=xgb_model,
+                **kwargs)
+
+
+def _save_to(path: Path, xgb_model: Any, **kwargs: Any) -> Model:
+    return save_model(xgb_model, path, **kwargs)
+
+
+def load_model(model_uri: str | os.PathLike[str], repo: Any = None) -> Any:
+    folder = locate(model_uri, repo).folder
+    return _load(folder, Model.load(folder).flavor(FLAVOR))
+
+
+def _load(folder: Path, conf: dict[str, Any]) -> Any:
+    module, _, name = str(conf.get("model_class", "xgboost.core.Booster")).rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    model = cls()
+    model.load_model(str(folder / conf["data"]))
+    return model
+
+
+def load_pyfunc(folder: Path, metadata: Model) -> Predictor:
+    import xgboost as xgb
+
+    model = _load(folder, metadata.flavor(FLAVOR))
+    if isinstance(model, xgb.Booster):
+        return Predictor(model, convert=xgb.DMatrix)
+    return Predictor(model)
