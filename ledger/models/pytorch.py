@@ -64,8 +64,9 @@ def _load(folder: Path, conf: dict[str, Any]) -> Any:
     data = folder / str(conf.get("model_data", DATA))
     info = data / PICKLE_INFO
     name = info.read_text(encoding="utf-8").strip() if info.is_file() else "cloudpickle"
-    # MLflow names its own re-export of cloudpickle; the ledger reads it with cloudpickle
-    module = importlib.import_module("cloudpickle" if name.startswith("mlflow.") else name)
+    # cloudpickle (or MLflow's re-export of it) writes plain pickles: pickle reads them
+    module = importlib.import_module(
+        "pickle" if name == "cloudpickle" or name.startswith("mlflow.") else name)
     if (data / "model.pt2").is_file():
         return torch.export.load(str(data / "model.pt2")).module()
     model = torch.load(data / MODEL_FILE, pickle_module=module, weights_only=False)

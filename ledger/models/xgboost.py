@@ -17,7 +17,7 @@ from ledger.models.uri import locate
 FLAVOR = "xgboost"
 
 
-def save_model(xgb_model: Any, path: str | os.PathLike[str], *, model_format: str = "xgb",
+def save_model(xgb_model: Any, path: str | os.PathLike[str], *, model_format: str = "ubj",
                signature: ModelSignature | None = None, input_example: Any = None,
                pip_requirements: list[str] | None = None,
                metadata: dict[str, Any] | None = None) -> Model:
