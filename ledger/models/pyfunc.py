@@ -63,6 +63,17 @@ class PythonModel:
                 params: dict[str, Any] | None = None) -> Any:
         raise NotImplementedError("implement predict(self, context, model_input, params=None)")
 
+    @property
+    def predict_type_hints(self) -> Any:
+        """What MLflow's loader asks of a Python model: no type-hint conversion of the input
+        (the signature, enforced by the loader, decides)."""
+        return _NoTypeHints()
+
+
+class _NoTypeHints:
+    input = None
+    output = None
+
 
 class PyFuncModel:
     """A loaded model behind one ``predict``: input is checked against the signature, then the
