@@ -17,7 +17,6 @@ import argparse
 import http.client
 import json
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -33,6 +32,8 @@ from common import ENV, OUT, PY, report
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV["PYTHONPATH"] = str(ROOT)
+# mlflow starts `uvicorn` by name: the interpreter's own scripts first
+ENV["PATH"] = os.pathsep.join([str(Path(PY).parent), ENV.get("PATH", "")])
 MLFLOW = shutil.which("mlflow", path=str(Path(PY).parent)) or shutil.which("mlflow")
 COLUMNS = ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7"]
 

@@ -21,7 +21,8 @@ _NAMES = {
     "ModelInfo": "ledger.models.flavor",
 }
 FLAVORS = ("sklearn", "pyfunc", "xgboost", "lightgbm", "pytorch", "onnx")
-__all__ = sorted(_NAMES)
+__all__ = ["ColSpec", "Model", "ModelInfo", "ModelSignature", "Schema", "TensorSpec",
+           "infer_signature"]
 
 
 def __getattr__(name: str) -> Any:

@@ -125,7 +125,7 @@ class Writer:
             self._writer.write_table(table)
             return
         if self._file is None:
-            self._file = open(self._tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            self._file = open(self._tmp, "w", encoding="utf-8", newline="")
             if self.kind == "json":
                 self._file.write('{"predictions": [')
         if self.kind == "csv":
@@ -145,7 +145,7 @@ class Writer:
         if self._writer is not None:
             self._writer.close()
         if self._file is None and self._writer is None:
-            self._file = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115
+            self._file = open(self._tmp, "w", encoding="utf-8")
             if self.kind == "json":
                 self._file.write('{"predictions": [')
         if self._file is not None:

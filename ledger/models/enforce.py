@@ -64,7 +64,11 @@ def enforce(data: Any, schema: Schema) -> Any:
                 "inputs were not named in the signature so we can only verify their count.")
         keys = list(frame.columns[: len(specs)])
     changed = {}
+    dtypes = frame.dtypes
     for key, spec in zip(keys, specs):
+        if spec.raw is None and dtypes[key] == np.dtype(COLUMN_TYPES[spec.type]) and (
+                spec.type not in ("string", "binary")):
+            continue  # already what the signature says (the common case, kept cheap)
         column = frame[key]
         cast = _cast_column(str(key), column, spec)
         if cast is not column:

@@ -4,6 +4,7 @@ entry, the environment files and input example, and logging the folder into the 
 
 from __future__ import annotations
 
+import os
 import platform
 import tempfile
 from collections.abc import Callable
@@ -32,7 +33,7 @@ class ModelInfo:
     metadata: dict[str, Any] | None = field(default=None)
 
 
-def new_folder(path: str | Path) -> Path:
+def new_folder(path: str | os.PathLike[str]) -> Path:
     """A model folder to write into: new, or existing and empty (as MLflow requires)."""
     folder = Path(path)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):

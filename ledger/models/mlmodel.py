@@ -88,7 +88,7 @@ class Model:
                              "give a folder that a log_model or save_model wrote")
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
         except yaml.YAMLError as exc:
             raise ModelError(f"{path} is not valid YAML: {exc}") from exc
         if not isinstance(data, dict):

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidInputError, ModelError
-from ledger.models.flavor import ModelInfo, finish, log_model as _log, new_folder
+from ledger.models.flavor import ModelInfo, finish, new_folder
+from ledger.models.flavor import log_model as _log
 from ledger.models.mlmodel import PYFUNC, Model
 from ledger.models.signature import ModelSignature, Schema
 from ledger.models.uri import Located, locate
@@ -56,7 +57,7 @@ class PythonModel:
     """Subclass it and implement ``predict(self, context, model_input, params=None)`` (the
     ``context`` argument may be left out, as in MLflow 3); ``load_context`` runs once at load."""
 
-    def load_context(self, context: PythonModelContext) -> None:  # noqa: B027 (optional hook)
+    def load_context(self, context: PythonModelContext) -> None:
         """Load what ``predict`` needs from ``context.artifacts``."""
 
     def predict(self, context: PythonModelContext, model_input: Any,

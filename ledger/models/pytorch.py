@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ledger.models.env import version_of
-from ledger.models.flavor import ModelInfo, finish, log_model as _log, new_folder
+from ledger.models.flavor import ModelInfo, finish, new_folder
+from ledger.models.flavor import log_model as _log
 from ledger.models.mlmodel import Model
 from ledger.models.signature import ModelSignature
 from ledger.models.uri import locate

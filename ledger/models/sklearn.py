@@ -13,7 +13,8 @@ from typing import Any
 
 from ledger.errors import ModelError
 from ledger.models.env import version_of
-from ledger.models.flavor import ModelInfo, Predictor, finish, log_model as _log, new_folder
+from ledger.models.flavor import ModelInfo, Predictor, finish, new_folder
+from ledger.models.flavor import log_model as _log
 from ledger.models.mlmodel import PYFUNC, Model
 from ledger.models.signature import ModelSignature
 from ledger.models.uri import locate

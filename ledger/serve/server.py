@@ -63,7 +63,7 @@ def _supervise(app: Any, sock: socket.socket, workers: int, log_level: str,
             code = 0
             try:
                 _serve(app, sock, log_level, config)
-            except BaseException:  # noqa: BLE001 (a worker never returns into the parent)
+            except BaseException:
                 code = 1
             finally:
                 sys.stdout.flush()
