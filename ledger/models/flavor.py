@@ -88,7 +88,7 @@ def log_model(save: Callable[..., Model], name: str | None, artifact_path: str |
 
         run.flush()
         done = register_model(registered_model_name, run.id, path=where,
-                              allow_unfinished=True, repo=run.ledger)
+                              allow_unfinished=True, repo=run.ledger.path)
         version = done.version
     return ModelInfo(f"runs:/{run.id}/{where}", where, run.id, model.flavors, model.signature,
                      model.model_uuid, model.utc_time_created, version, model.metadata)

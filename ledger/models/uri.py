@@ -26,7 +26,7 @@ from ledger.errors import InvalidInputError, ModelError, RunNotFoundError
 if TYPE_CHECKING:
     from ledger.api import Ledger
 
-RepoArg = Any  # a path, an open Ledger or None, as in ledger.registry.api
+RepoArg = Any  # a path, an open Ledger or None (ledger.api.RepoArg)
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
 
 
@@ -76,7 +76,7 @@ def locate(uri: str | os.PathLike[str], repo: RepoArg = None) -> Located:
 
 def _run_model(uri: str, repo: RepoArg) -> Located:
     from ledger import names
-    from ledger.registry.api import close_ledger, open_ledger
+    from ledger.api import close_ledger, open_ledger
 
     rest = uri[len("runs:/"):].strip("/")
     run_id, _, path = rest.partition("/")
@@ -106,7 +106,8 @@ def _download_live(lg: Ledger, rid: str, path: str) -> Path:
 
 
 def _registry_model(uri: str, repo: RepoArg) -> Located:
-    from ledger.registry.api import close_ledger, open_ledger, resolve_model
+    from ledger.api import close_ledger, open_ledger
+    from ledger.registry.api import resolve_model
     from ledger.registry.message import parse_version_message
 
     found = resolve_model(registry_ref(uri), repo=repo)
