@@ -44,7 +44,7 @@ def parse_json(body: bytes | str, schema: Schema | None) -> tuple[Any, dict[str,
         if key == "dataframe_split":
             if not isinstance(value, dict) or "data" not in value:
                 raise PayloadError("dataframe_split takes {\"columns\": [...], \"data\": [[...]]}")
-            return coerce(split_frame(value, schema), schema), params
+            return split_frame(value, schema), params
         if key == "dataframe_records":
             if not isinstance(value, list):
                 raise PayloadError("dataframe_records takes a list of records")
@@ -68,7 +68,7 @@ def split_frame(value: dict[str, Any], schema: Schema | None) -> pd.DataFrame:
             array = None  # not all numbers: the general path says which column is wrong
         if array is not None and array.ndim == 2 and array.shape[1] == len(columns):
             return pd.DataFrame(array, columns=columns, copy=False)
-    return pd.DataFrame(value["data"], columns=columns)
+    return coerce(pd.DataFrame(value["data"], columns=columns), schema)
 
 
 def parse_csv(body: bytes | str, schema: Schema | None) -> pd.DataFrame:

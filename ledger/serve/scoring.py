@@ -9,13 +9,13 @@ thread pool, never on the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -32,10 +32,10 @@ class BodyTooLarge(Exception):
     pass
 
 
-def error(status: int, code: str, message: str) -> Response:
+def error(status: int, code: str, message: str, error_class: str | None = None) -> Response:
     """MLflow's error JSON."""
-    return Response(json.dumps({"error_code": code, "message": message}), status,
-                    media_type="application/json")
+    body = {"error_code": code, "message": message, "error_class": error_class or code}
+    return Response(json.dumps(body), status, media_type="application/json")
 
 
 def scorer(model: Any) -> Callable[[bytes, str], bytes]:
@@ -84,13 +84,13 @@ def create_app(model: Any, *, version: str, metrics: Metrics | None = None,
         except ClientDisconnect:
             return Response(status_code=400)
         try:
-            out = await run_in_threadpool(score, body, mime)
+            out = await asyncio.get_running_loop().run_in_executor(None, score, body, mime)
         except PayloadError as exc:
-            return error(400, "BAD_REQUEST", str(exc))
+            return error(400, "BAD_REQUEST", str(exc), "INVALID_PARAMETER_VALUE")
         except ModelSchemaError as exc:
             return error(400, "INVALID_PARAMETER_VALUE",
-                         f"Failed to enforce schema of data with schema [{model.input_schema}]. "
-                         f"Error: {exc}")
+                         f"Failed to enforce schema of data with schema '[{model.input_schema}]'. "
+                         f"Error: {exc}", "SCHEMA_ENFORCEMENT_FAILED")
         except Exception as exc:  # the model's own failure: the server goes on serving
             return error(400, "BAD_REQUEST",
                          "Encountered an unexpected error while evaluating the model. Verify "
@@ -99,7 +99,7 @@ def create_app(model: Any, *, version: str, metrics: Metrics | None = None,
         return Response(out, 200, media_type="application/json")
 
     async def metrics_(request: Request) -> Response:
-        text, content_type = await run_in_threadpool(exposition)
+        text, content_type = await asyncio.get_running_loop().run_in_executor(None, exposition)
         return Response(text, 200, headers={"Content-Type": content_type})
 
     app = Starlette(routes=[
