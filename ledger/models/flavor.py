@@ -67,20 +67,22 @@ def finish(folder: Path, model: Model, *, loader_module: str | None, data_key: s
     return model
 
 
-def log_model(save: Callable[..., Model], name: str | None, artifact_path: str | None,
-              registered_model_name: str | None, **kwargs: Any) -> ModelInfo:
-    """Save with ``save(path, **kwargs)`` into a temporary folder, then log it as artifacts
-    ``NAME/`` of the active run (one is started if none is) and, if asked, register it."""
+def log_model(save: Callable[..., Model], model: Any, name: str | None,
+              artifact_path: str | None, registered_model_name: str | None,
+              **kwargs: Any) -> ModelInfo:
+    """Save with ``save(model, path, **kwargs)`` into a temporary folder, then log it as
+    artifacts ``NAME/`` of the active run (one is started if none is) and, if asked, register
+    it."""
     from ledger import fluent, names
 
     where = names.check_artifact_path(name or artifact_path or "model")
     run = fluent.active_run() or fluent.start_run()
     with tempfile.TemporaryDirectory(prefix="ledger-model-") as tmp:
         folder = Path(tmp) / "model"
-        model = save(folder, **kwargs)
-        model.run_id = run.id
-        model.artifact_path = where
-        model.save(folder)
+        saved = save(model, folder, **kwargs)
+        saved.run_id = run.id
+        saved.artifact_path = where
+        saved.save(folder)
         run.log_artifacts(folder, artifact_path=where)
     version = None
     if registered_model_name is not None:
@@ -90,8 +92,17 @@ def log_model(save: Callable[..., Model], name: str | None, artifact_path: str |
         done = register_model(registered_model_name, run.id, path=where,
                               allow_unfinished=True, repo=run.ledger.path)
         version = done.version
-    return ModelInfo(f"runs:/{run.id}/{where}", where, run.id, model.flavors, model.signature,
-                     model.model_uuid, model.utc_time_created, version, model.metadata)
+    return ModelInfo(f"runs:/{run.id}/{where}", where, run.id, saved.flavors, saved.signature,
+                     saved.model_uuid, saved.utc_time_created, version, saved.metadata)
+
+
+def load_native(model_uri: str | os.PathLike[str], repo: Any, flavor: str,
+                load: Callable[[Path, dict[str, Any]], Any]) -> Any:
+    """A flavor's own object: ``load(folder, flavor configuration)`` of the model at a URI."""
+    from ledger.models.uri import locate
+
+    folder = locate(model_uri, repo).folder
+    return load(folder, Model.load(folder).flavor(flavor))
 
 
 class Predictor:

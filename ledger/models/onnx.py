@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ledger.models.env import version_of
-from ledger.models.flavor import ModelInfo, finish, new_folder
-from ledger.models.flavor import log_model as _log
+from ledger.models.flavor import ModelInfo, finish, load_native, new_folder
+from ledger.models.flavor import log_model as log_model_with
 from ledger.models.mlmodel import Model
 from ledger.models.signature import ModelSignature
-from ledger.models.uri import locate
 
 FLAVOR = "onnx"
 MODEL_FILE = "model.onnx"
@@ -37,20 +36,18 @@ def save_model(onnx_model: Any, path: str | os.PathLike[str], *,
 
 def log_model(onnx_model: Any, name: str | None = None, *, artifact_path: str | None = None,
               registered_model_name: str | None = None, **kwargs: Any) -> ModelInfo:
-    return _log(_save_to, name, artifact_path, registered_model_name, onnx_model=onnx_model,
-                **kwargs)
-
-
-def _save_to(path: Path, onnx_model: Any, **kwargs: Any) -> Model:
-    return save_model(onnx_model, path, **kwargs)
+    return log_model_with(save_model, onnx_model, name, artifact_path, registered_model_name,
+                          **kwargs)
 
 
 def load_model(model_uri: str | os.PathLike[str], repo: Any = None) -> Any:
     """The ``onnx.ModelProto``."""
+    return load_native(model_uri, repo, FLAVOR, _load)
+
+
+def _load(folder: Path, conf: dict[str, Any]) -> Any:
     import onnx
 
-    folder = locate(model_uri, repo).folder
-    conf = Model.load(folder).flavor(FLAVOR)
     return onnx.load(str(folder / conf.get("data", MODEL_FILE)))
 
 

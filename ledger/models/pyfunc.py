@@ -210,8 +210,12 @@ def log_model(name: str | None = None, python_model: Any = None, *,
               artifact_path: str | None = None, registered_model_name: str | None = None,
               **kwargs: Any) -> ModelInfo:
     """Save a custom Python model and log it into the active run (see :func:`save_model`)."""
-    return _log(save_model, name, artifact_path, registered_model_name,
-                python_model=python_model, **kwargs)
+    return _log(_save_python_model, python_model, name, artifact_path, registered_model_name,
+                **kwargs)
+
+
+def _save_python_model(python_model: Any, path: Path, **kwargs: Any) -> Model:
+    return save_model(path, python_model, **kwargs)
 
 
 class _FunctionModel(PythonModel):

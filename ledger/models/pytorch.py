@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from ledger.models.env import version_of
-from ledger.models.flavor import ModelInfo, finish, new_folder
-from ledger.models.flavor import log_model as _log
+from ledger.models.flavor import ModelInfo, finish, load_native, new_folder
+from ledger.models.flavor import log_model as log_model_with
 from ledger.models.mlmodel import Model
 from ledger.models.signature import ModelSignature
-from ledger.models.uri import locate
 
 FLAVOR = "pytorch"
 DATA = "data"
@@ -44,17 +43,13 @@ def save_model(pytorch_model: Any, path: str | os.PathLike[str], *,
 
 def log_model(pytorch_model: Any, name: str | None = None, *, artifact_path: str | None = None,
               registered_model_name: str | None = None, **kwargs: Any) -> ModelInfo:
-    return _log(_save_to, name, artifact_path, registered_model_name,
-                pytorch_model=pytorch_model, **kwargs)
+    return log_model_with(save_model, pytorch_model, name, artifact_path, registered_model_name,
+                          **kwargs)
 
-
-def _save_to(path: Path, pytorch_model: Any, **kwargs: Any) -> Model:
-    return save_model(pytorch_model, path, **kwargs)
 
 
 def load_model(model_uri: str | os.PathLike[str], repo: Any = None) -> Any:
-    folder = locate(model_uri, repo).folder
-    return _load(folder, Model.load(folder).flavor(FLAVOR))
+    return load_native(model_uri, repo, FLAVOR, _load)
 
 
 def _load(folder: Path, conf: dict[str, Any]) -> Any:

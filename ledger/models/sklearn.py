@@ -13,11 +13,10 @@ from typing import Any
 
 from ledger.errors import ModelError
 from ledger.models.env import version_of
-from ledger.models.flavor import ModelInfo, Predictor, finish, new_folder
-from ledger.models.flavor import log_model as _log
+from ledger.models.flavor import ModelInfo, Predictor, finish, load_native, new_folder
+from ledger.models.flavor import log_model as log_model_with
 from ledger.models.mlmodel import PYFUNC, Model
 from ledger.models.signature import ModelSignature
-from ledger.models.uri import locate
 
 FLAVOR = "sklearn"
 MODEL_FILE = "model.pkl"
@@ -47,18 +46,14 @@ def save_model(sk_model: Any, path: str | os.PathLike[str], *,
 def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | None = None,
               registered_model_name: str | None = None, **kwargs: Any) -> ModelInfo:
     """Save ``sk_model`` and log it as artifacts ``NAME/`` of the active run."""
-    return _log(_save_to, name, artifact_path, registered_model_name, sk_model=sk_model,
-                **kwargs)
+    return log_model_with(save_model, sk_model, name, artifact_path, registered_model_name,
+                          **kwargs)
 
-
-def _save_to(path: Path, sk_model: Any, **kwargs: Any) -> Model:
-    return save_model(sk_model, path, **kwargs)
 
 
 def load_model(model_uri: str | os.PathLike[str], repo: Any = None) -> Any:
     """The estimator of a model folder, ``runs:/`` or ``models:/`` URI."""
-    folder = locate(model_uri, repo).folder
-    return _load(folder, Model.load(folder).flavor(FLAVOR))
+    return load_native(model_uri, repo, FLAVOR, _load)
 
 
 def _load(folder: Path, conf: dict[str, Any]) -> Any:
