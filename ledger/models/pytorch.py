@@ -18,6 +18,9 @@ FLAVOR = "pytorch"
 DATA = "data"
 MODEL_FILE = "model.pth"
 PICKLE_INFO = "pickle_module_info.txt"
+# What MLflow records: its module re-exports cloudpickle's dump and pickle's load, so MLflow
+# reads these files as its own; without MLflow the ledger reads them with pickle
+PICKLE_MODULE = "mlflow.pytorch.pickle_module"
 
 
 def save_model(pytorch_model: Any, path: str | os.PathLike[str], *,
@@ -31,12 +34,12 @@ def save_model(pytorch_model: Any, path: str | os.PathLike[str], *,
     folder = new_folder(path)
     data = folder / DATA
     data.mkdir()
-    (data / PICKLE_INFO).write_text(cloudpickle.__name__, encoding="utf-8")
+    (data / PICKLE_INFO).write_text(PICKLE_MODULE, encoding="utf-8")
     torch.save(pytorch_model, data / MODEL_FILE, pickle_module=cloudpickle)
     model = Model().add_flavor(FLAVOR, model_data=DATA, pytorch_version=version_of("torch"),
                                code=None)
     return finish(folder, model, loader_module="mlflow.pytorch", data_key="data", data=DATA,
-                  pickle_module_name=cloudpickle.__name__, model_config={"device": None},
+                  pickle_module_name=PICKLE_MODULE, model_config={"device": None},
                   libraries=["torch", "cloudpickle"], extra_requirements=pip_requirements,
                   signature=signature, input_example=input_example, metadata=metadata)
 

@@ -75,3 +75,18 @@ def test_the_ledger_loads_an_mlflow_python_model(tmp_path: Path) -> None:
     mlflow.pyfunc.save_model(str(tmp_path / "plus"), python_model=Plus())
     got = ledger.pyfunc.load_model(tmp_path / "plus").predict(pd.DataFrame({"x": [1, 2]}))
     assert list(got) == [2, 3]
+
+
+def test_mlflow_loads_a_ledger_pytorch_model(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    import mlflow.pyfunc
+    import numpy as np
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    ledger.pytorch.save_model(net, tmp_path / "net")
+    data = np.random.default_rng(0).random((4, 3), dtype=np.float32)
+    expected = net(torch.as_tensor(data)).detach().numpy()
+    theirs = mlflow.pyfunc.load_model(str(tmp_path / "net")).predict(pd.DataFrame(data))
+    assert np.allclose(np.asarray(theirs), expected, atol=1e-6)
+    assert np.allclose(ledger.pyfunc.load_model(tmp_path / "net").predict(data), expected)
+

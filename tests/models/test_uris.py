@@ -63,3 +63,10 @@ def test_log_model_outside_a_run_starts_one(in_repo: Path, iris: Iris) -> None:
     ledger.end_run()
     assert ledger.get_run(info.run_id).info.status == "FINISHED"
     assert ledger.sklearn.load_model(info.model_uri).predict(iris.X.head(1)).shape == (1,)
+
+
+def test_log_model_then_load_inside_the_live_run(in_repo: Path, iris: Iris) -> None:
+    with ledger.start_run():
+        info = ledger.sklearn.log_model(iris.model, name="live")
+        got = ledger.pyfunc.load_model(info.model_uri).predict(iris.X)
+    assert (got == iris.model.predict(iris.X)).all()
