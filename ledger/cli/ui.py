@@ -16,8 +16,14 @@ from ledger.cli.options import open_ledger, repo_option
 @click.option("--read-only", is_flag=True, help="Offer no write action; refuse every write.")
 def ui(repo: str | None, host: str, port: int, read_only: bool) -> None:
     """Serve a web UI: runs, charts, comparisons, the model registry, the audit log."""
-    from ledger.serve.server import bind, serve
-    from ledger.serve.ui.app import create_app
+    from ledger.errors import LedgerError
+
+    try:
+        from ledger.serve.server import bind, serve
+        from ledger.serve.ui.app import create_app
+    except ImportError as exc:
+        raise LedgerError(f"ledger ui needs {exc.name or 'its extra'}: "
+                          "pip install 'ledger[ui]'") from exc
 
     lg = open_ledger(repo)
     sock = bind(host, port)
