@@ -71,7 +71,8 @@ with lg.start_run(experiment="nlp", name="discarded") as run:
     ids["deleted"] = run.id
 lg.delete_run(ids["deleted"])
 ledger.register_model("iris", ids["baseline"], repo=lg)
-ledger.promote_model("iris", "v0.0.1", "production", repo=lg)
+ledger.promote_model("iris", "v0.0.1", "staging", sign=True, repo=lg)
+ledger.promote_model("iris", "v0.0.1", "production", sign=False, repo=lg)
 print(json.dumps(ids))
 '''
 
@@ -85,6 +86,19 @@ def env_for(home: Path) -> dict[str, str]:
     env.update(HOME=str(home), GIT_CONFIG_GLOBAL=str(config), GIT_CONFIG_NOSYSTEM="1",
                LEDGER_USER="alice", PYTHONPATH=str(ROOT))
     return env
+
+
+def sign_with_ssh(repo: Path, base: Path, env: dict[str, str]) -> None:
+    """Sign tags with a fresh ssh key that the repository's allowed-signers file trusts."""
+    key = base / "alice_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f",
+                    str(key)], check=True, env=env)
+    kind, blob = key.with_suffix(".pub").read_text().split()[:2]
+    signers = base / "allowed_signers"
+    signers.write_text(f"alice@example.com {kind} {blob}\n")
+    for k, v in (("gpg.format", "ssh"), ("user.signingkey", str(key.with_suffix(".pub"))),
+                 ("gpg.ssh.allowedSignersFile", str(signers))):
+        subprocess.run(["git", "-C", str(repo), "config", k, v], check=True, env=env)
 
 
 @dataclass
@@ -106,6 +120,7 @@ def ui_repo(tmp_path_factory: pytest.TempPathFactory) -> UiRepo:
         if args[0] == "add":
             (repo / "train.py").write_text("print('train')\n")
         subprocess.run(["git", "-C", str(repo), *args], check=True, env=env)
+    sign_with_ssh(repo, base, env)
     proc = subprocess.run([sys.executable, "-c", POPULATE, XSS_NAME, XSS_TAG], cwd=repo,
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -261,9 +261,12 @@ def test_registry_and_audit_log(page: Any, ui: Server, ui_repo: UiRepo) -> None:
     assert "production: v0.0.1" in page.inner_text("#models")
     page.click("#models a")
     versions = page.inner_text("#versions")
-    assert "v0.0.1" in versions and "production" in versions and "unsigned" in versions
+    assert "v0.0.1" in versions and "production" in versions and "staging" in versions
     history = page.inner_text("#history")
-    assert "registered" in history and "assigned" in history and "iris#production#1" in history
+    assert "registered" in history and "assigned" in history
+    signed = page.inner_text("#history tr:has-text('iris#staging#1')")
+    assert "verified alice@example.com" in signed  # `ledger verify` of the signed tag
+    assert "unsigned" in page.inner_text("#history tr:has-text('iris#production#2')")
     page.click(f"#versions a[href='/runs/{ui_repo.ids['baseline']}']")
     assert page.inner_text("#run-name") == "baseline"
     page.goto(ui.url + "/audit")
