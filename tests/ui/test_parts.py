@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ledger.serve.ui.downsample import lttb, series
+from ledger.serve.ui.downsample import lttb, lttb_many, series
 from ledger.serve.ui.previews import preview
 from ledger.serve.ui.security import Guard, split_host
 
@@ -24,6 +24,37 @@ def test_lttb_keeps_the_ends_the_count_and_the_peaks() -> None:
     assert np.all(np.diff(picked) > 0)
     assert 4321 in picked
     assert list(lttb(x[:10], y[:10], 500)) == list(range(10))
+
+
+def reference_lttb(x: list[float], y: list[float], n_out: int) -> list[int]:
+    """LTTB as its paper writes it, one bucket at a time."""
+    n = len(x)
+    every = (n - 2) / (n_out - 2)
+    kept, a = [0], 0
+    for i in range(n_out - 2):
+        lo, hi = int(i * every) + 1, int((i + 1) * every) + 1
+        nlo, nhi = hi, min(int((i + 2) * every) + 1, n) if i < n_out - 3 else n
+        if i == n_out - 3:
+            nlo, nhi = n - 1, n
+        cx = sum(x[nlo:nhi]) / (nhi - nlo)
+        cy = sum(y[nlo:nhi]) / (nhi - nlo)
+        areas = [abs((x[a] - cx) * (y[j] - y[a]) - (x[a] - x[j]) * (cy - y[a]))
+                 for j in range(lo, hi)]
+        a = lo + areas.index(max(areas))
+        kept.append(a)
+    return [*kept, n - 1]
+
+
+@pytest.mark.parametrize("n", [7, 100, 997, 5_000])
+def test_lttb_of_many_curves_at_once_is_lttb_of_each(n: int) -> None:
+    rng = np.random.default_rng(n)
+    curves = [(np.sort(rng.uniform(0, 100, size)), rng.normal(size=size))
+              for size in (n, n // 2 + 3, 4, n * 2)]
+    for (x, y), picked in zip(curves, lttb_many(curves, 50)):
+        if len(x) <= 50:
+            assert list(picked) == list(range(len(x)))
+        else:
+            assert list(picked) == reference_lttb(x.tolist(), y.tolist(), 50)
 
 
 def test_lttb_of_a_straight_line_stays_on_it() -> None:

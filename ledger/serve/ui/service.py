@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from ledger.errors import FilterSyntaxError
-from ledger.serve.ui.downsample import series
+from ledger.serve.ui.downsample import many
 
 if TYPE_CHECKING:
     from ledger.api import Ledger
@@ -29,6 +29,7 @@ ATTRIBUTES = ("run_id", "experiment", "name", "status", "start_time", "end_time"
 DEFAULT_ATTRIBUTES = ("name", "status", "start_time", "user")
 MAX_PAGE = 500
 X_AXES = ("step", "time", "relative")
+CHART_BUDGET = 40_000  # points sent for one chart, shared by its runs
 
 
 def jsonable(value: Any) -> Any:
@@ -119,8 +120,8 @@ class Service:
                       if c.startswith("metrics."))
         if key is None:
             key = keys[0] if keys else None
-        budget = max(200, min(points, 60_000 // max(len(ids), 1)))
-        out = []
+        budget = max(100, min(points, CHART_BUDGET // max(len(ids), 1)))
+        found = []
         for rid in ids:
             data = lg.get_metric_history(rid, key) if key else None
             if data is None or data.num_rows == 0:
@@ -133,9 +134,10 @@ class Service:
                 x = stamps - stamps.min() if x_axis == "relative" else stamps
                 order = np.argsort(x, kind="stable")
                 x, y = x[order], y[order]
-            xs, ys = series(x, y, budget)
-            out.append({"id": rid, "name": names.get(rid, rid[:8]), "x": xs, "y": ys,
-                        "points": int(data.num_rows)})
+            found.append((rid, x, y))
+        shown = many([(x, y) for _, x, y in found], budget)
+        out = [{"id": rid, "name": names.get(rid, rid[:8]), "x": xs, "y": ys,
+                "points": len(x)} for (rid, x, _), (xs, ys) in zip(found, shown)]
         return {"key": key, "keys": keys, "x": x_axis, "series": out}
 
     # -- one run ----------------------------------------------------------------------------
