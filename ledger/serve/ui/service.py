@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from ledger.errors import FilterSyntaxError
-from ledger.serve.ui.downsample import many
 
 if TYPE_CHECKING:
     from ledger.api import Ledger
@@ -81,7 +80,7 @@ class Service:
 
     def warm(self) -> None:
         """Import what queries and charts need and read the run table once."""
-        import numpy  # noqa: F401
+        import ledger.serve.ui.downsample  # noqa: F401  (numpy, for the first chart)
 
         # a failure here shows again, worded, on the first request that needs the table
         with self._lock, contextlib.suppress(Exception):
@@ -110,6 +109,8 @@ class Service:
               points: int) -> dict[str, Any]:
         """Downsampled histories of one metric of several runs (LTTB, per run)."""
         import numpy as np
+
+        from ledger.serve.ui.downsample import many
 
         lg = self.ledger
         ids = [lg.resolve(r) for r in run_ids]
