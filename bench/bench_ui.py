@@ -4,6 +4,7 @@
     python bench/bench_ui.py               # 10,000 runs in one experiment; 50 runs x 10,000 points
     python bench/bench_ui.py --quick       # 2,000 runs; 20 runs x 10,000 points
     python bench/bench_ui.py --no-mlflow   # the ledger's figures only
+    python bench/bench_ui.py --reuse DIR   # measure again on the stores an earlier run filled
 
 Measured, for each tool, from the browser's side (Playwright, Debian's chromium):
   start      process start -> the first page loaded in the browser
@@ -29,6 +30,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import ENV, MLFLOW_LOG_BATCH, PY, fresh_repo, median, prime_bytecode, report, worker
@@ -36,7 +38,7 @@ from common import ENV, MLFLOW_LOG_BATCH, PY, fresh_repo, median, prime_bytecode
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-FILTER = "params.p1 = '3'"  # 909 of 10,000 runs; the newest run (run-9999) is not among them
+FILTER = "params.p1 = '3'"  # 909 of 10,000 runs; the newest (run-9999; run-1999) is not one
 
 FILL_LEDGER = """
 import json, sys, time
@@ -87,7 +89,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, proc: subprocess.Popen, limit: float = 120) -> None:
+def wait_http(url: str, proc: subprocess.Popen, limit: float = 600) -> None:
     deadline = time.perf_counter() + limit
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
@@ -106,8 +108,9 @@ class Tool:
 
     name = ""
 
-    def __init__(self, cwd: Path) -> None:
+    def __init__(self, cwd: Path, newest: str) -> None:
         self.cwd = cwd
+        self.newest = newest  # the name of the newest run: the first row of the runs page
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -135,7 +138,10 @@ class Tool:
 
 class LedgerUi(Tool):
     name = "ledger ui"
-    rows_selector = "#runs tbody tr >> text=run-9999"
+
+    @property
+    def rows_selector(self) -> str:
+        return f"#runs tbody tr >> text={self.newest}"
 
     def command(self) -> list[str]:
         return [PY, "-m", "ledger.cli", "ui", "--port", str(self.port)]
@@ -156,10 +162,14 @@ class LedgerUi(Tool):
 
 class MlflowUi(Tool):
     name = "mlflow ui"
-    rows_selector = "text=run-9999"
 
-    def __init__(self, cwd: Path, db: str, experiment: str, curves_experiment: str) -> None:
-        super().__init__(cwd)
+    @property
+    def rows_selector(self) -> str:
+        return f"text={self.newest}"
+
+    def __init__(self, cwd: Path, newest: str, db: str, experiment: str,
+                 curves_experiment: str) -> None:
+        super().__init__(cwd, newest)
         self.db, self.experiment, self.curves_experiment = db, experiment, curves_experiment
 
     def command(self) -> list[str]:
@@ -175,9 +185,12 @@ class MlflowUi(Tool):
         box.press("Enter")
 
     def chart_url(self, ids: list[str]) -> str:
-        runs = json.dumps(ids, separators=(",", ":"))
-        return (f"{self.base}/#/metric/loss?runs={runs}&experiments="
-                f"[\"{self.curves_experiment}\"]&plot_metric_keys=[\"loss\"]")
+        # the address MLflow's own "compare runs -> metric" link builds (Routes.getMetricPageRoute)
+        return (f"{self.base}/#/metric?runs={json.dumps(ids)}&metric={quote(json.dumps('loss'))}"
+                f"&experiments={json.dumps([self.curves_experiment])}"
+                f"&plot_metric_keys={quote(json.dumps(['loss']))}&plot_layout={{}}&x_axis=step"
+                "&y_axis_scale=linear&line_smoothness=1&show_point=false&deselected_curves=[]"
+                "&last_linear_y_axis_range=[]")
 
     def chart_drawn(self, page: Any, n: int) -> None:
         page.wait_for_function(
@@ -238,23 +251,37 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-mlflow", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reuse", metavar="DIR", help="the stores an earlier run filled")
     opts = parser.parse_args()
     n, curves, points = (2_000, 20, 10_000) if opts.quick else (10_000, 50, 10_000)
     from playwright.sync_api import sync_playwright
 
     prime_bytecode()
-    repo = fresh_repo("bench-ui-")
-    print(f"filling the ledger: {n} runs in one experiment, {curves} runs x {points} points",
-          file=sys.stderr)
-    filled = worker(FILL_LEDGER, repo, str(n), str(curves), str(points))
-    tools: list[tuple[Tool, list[str]]] = [(LedgerUi(repo), filled["curves"])]
+    saved = Path(opts.reuse) / "filled.json" if opts.reuse else None
+    if saved is not None and saved.exists():  # the stores of an earlier run, as they were
+        state = json.loads(saved.read_text())
+    else:
+        repo = fresh_repo("bench-ui-")
+        print(f"filling the ledger: {n} runs in one experiment, {curves} runs x {points} "
+              "points", file=sys.stderr)
+        state = {"repo": str(repo), "n": n,
+                 "ledger": worker(FILL_LEDGER, repo, str(n), str(curves), str(points))}
+        if not opts.no_mlflow:
+            print("filling MLflow (sqlite): the same runs", file=sys.stderr)
+            db = f"sqlite:///{repo.parent / 'mlflow.db'}"
+            state["db"] = db
+            state["mlflow"] = worker(MLFLOW_LOG_BATCH, repo.parent, db, str(n))
+            state["mlflow_curves"] = worker(MLFLOW_CURVES, repo.parent, db, str(curves),
+                                            str(points))
+        (repo.parent / "filled.json").write_text(json.dumps(state))
+        print(f"(stores kept in {repo.parent}: --reuse {repo.parent})", file=sys.stderr)
+    repo, n = Path(state["repo"]), state["n"]
+    newest = f"run-{n - 1}"
+    tools: list[tuple[Tool, list[str]]] = [(LedgerUi(repo, newest), state["ledger"]["curves"])]
     if not opts.no_mlflow:
-        print("filling MLflow (sqlite): the same runs", file=sys.stderr)
-        db = f"sqlite:///{repo.parent / 'mlflow.db'}"
-        made = worker(MLFLOW_LOG_BATCH, repo.parent, db, str(n))
-        curved = worker(MLFLOW_CURVES, repo.parent, db, str(curves), str(points))
-        tools.append((MlflowUi(repo.parent, db, made["experiment"], curved["experiment"]),
-                      curved["curves"]))
+        tools.append((MlflowUi(repo.parent, newest, state["db"], state["mlflow"]["experiment"],
+                               state["mlflow_curves"]["experiment"]),
+                      state["mlflow_curves"]["curves"]))
     results = {}
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         for tool, ids in tools:
@@ -264,7 +291,7 @@ def main() -> None:
                 args=ARGS, headless=True, viewport={"width": 1400, "height": 900})
             results[tool.name] = measure(tool, context.new_page(), ids, opts.repeat)
             context.close()
-    show(results, n, curves, points)
+    show(results, n, len(tools[0][1]), points)
 
 
 def show(results: dict[str, dict[str, float]], n: int, curves: int, points: int) -> None:
