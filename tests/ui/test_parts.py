@@ -122,3 +122,22 @@ def test_tokens_are_bound_to_the_session_and_the_server() -> None:
                                       read_only.token("s" * 43))
     assert refusal is not None and "read-only" in refusal
     assert split_host("[::1]:80") == ("::1", 80)
+
+
+def test_every_asset_ships_in_the_package() -> None:
+    """The UI works offline from an installed wheel: its templates, scripts, styles and the
+    vendored chart library (with its licence) are package data."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent.parent
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["ledger"]
+    ui = root / "ledger" / "serve" / "ui"
+    assets = [p.relative_to(root / "ledger").as_posix()
+              for folder in ("static", "templates") for p in (ui / folder).rglob("*")
+              if p.is_file()]
+    assert "serve/ui/static/vendor/uPlot.LICENSE" in assets
+    missing = [a for a in assets if not any(fnmatch.fnmatch(a, pat) for pat in patterns)]
+    assert missing == []

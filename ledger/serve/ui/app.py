@@ -134,9 +134,10 @@ class Api:
                 key = form.get("key", "").strip()
                 if not key:
                     raise InvalidInputError("give a tag key")
-                done = await self.service.call(lg.set_tags, rid, {key: form.get("value", "")})
+                done = await self.service.call(lg.set_run_tags, rid,
+                                              {key: form.get("value", "")})
             elif action == "untag":
-                done = await self.service.call(lg.delete_tags, rid, [form.get("key", "")])
+                done = await self.service.call(lg.delete_run_tags, rid, [form.get("key", "")])
             elif action == "delete":
                 done = await self.service.call(lg.delete_run, rid)
             else:
