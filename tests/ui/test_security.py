@@ -76,6 +76,10 @@ def test_security_headers(ui: Server) -> None:
     assert headers["referrer-policy"] == "same-origin"
     assert headers["x-frame-options"] == "DENY"
     assert "HttpOnly" in headers["set-cookie"] and "SameSite=Strict" in headers["set-cookie"]
+    script = request(ui, "GET", "/static/vendor/uPlot.iife.min.js")
+    assert script.status == 200 and "javascript" in script.headers["content-type"]
+    assert script.headers["cache-control"] == "no-cache"
+    assert script.headers["x-content-type-options"] == "nosniff"
 
 
 def test_a_write_needs_the_session_token_and_its_origin(ui: Server, ui_repo: UiRepo) -> None:

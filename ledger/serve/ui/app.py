@@ -57,10 +57,20 @@ def create_app(ledger: Ledger, *, host: str = "127.0.0.1", port: int = 5050,
         Route("/audit", pages.audit),
         Route("/api/runs", api.runs),
         Route("/api/metrics", api.metrics),
-        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+        Mount("/static", Assets(directory=str(STATIC)), name="static"),
     ]
     app = Starlette(routes=routes)
     return GuardMiddleware(app, guard)
+
+
+class Assets(StaticFiles):
+    """The package's scripts and styles, revalidated on every load (a 304 when unchanged), so
+    that a browser never runs an old app.js against a newer server."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["cache-control"] = "no-cache"
+        return response
 
 
 class Api:
