@@ -160,7 +160,7 @@ class Service:
         rows = self.ledger.diff([r.id for r in runs], all_keys=True)
         numeric = []
         for row in rows:
-            if row["key"].startswith("tags."):
+            if row["same"] or row["key"].startswith("tags."):
                 continue
             values = [_number(v) for v in row["values"]]
             if sum(v is not None for v in values) >= 2:
