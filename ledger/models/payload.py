@@ -24,7 +24,7 @@ class PayloadError(InvalidInputError):
 def parse_json(body: bytes | str, schema: Schema | None) -> tuple[Any, dict[str, Any] | None]:
     """The model input and params of a JSON scoring request."""
     try:
-        doc = json.loads(body)
+        doc = _loads(body)
     except ValueError as exc:
         raise PayloadError(f"Invalid input. Ensure the input is a valid JSON-formatted string. "
                            f"Error: {exc}") from exc
@@ -54,6 +54,19 @@ def parse_json(body: bytes | str, schema: Schema | None) -> tuple[Any, dict[str,
         raise
     except (ValueError, TypeError, AssertionError) as exc:
         raise PayloadError(f"Failed to parse data as a {key} payload. Error: '{exc}'") from exc
+
+
+def _loads(body: bytes | str) -> Any:
+    """JSON with orjson where installed (several times faster on large payloads); what it
+    refuses (NaN, Infinity, which Python's json accepts as MLflow does) falls back to json."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads(body)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 def split_frame(value: dict[str, Any], schema: Schema | None) -> pd.DataFrame:
