@@ -234,11 +234,12 @@ def measure(tool: Any, page: Any, curves: list[str], repeat: int) -> dict[str, f
         out["filter"] = median(filters)
 
         charts = []
-        for _ in range(repeat):
+        for _ in range(repeat if curves else 0):
             page.goto("about:blank")
             charts.append(timed(lambda: (page.goto(tool.chart_url(curves), wait_until="commit"),
                                          tool.chart_drawn(page, len(curves)))))
-        out["chart"] = median(charts)
+        if charts:
+            out["chart"] = median(charts)
     except Exception as exc:  # report what was measured; say what failed
         out["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"  # type: ignore
     finally:
@@ -279,9 +280,9 @@ def main() -> None:
     newest = f"run-{n - 1}"
     tools: list[tuple[Tool, list[str]]] = [(LedgerUi(repo, newest), state["ledger"]["curves"])]
     if not opts.no_mlflow:
+        curved = state.get("mlflow_curves") or {"experiment": "", "curves": []}
         tools.append((MlflowUi(repo.parent, newest, state["db"], state["mlflow"]["experiment"],
-                               state["mlflow_curves"]["experiment"]),
-                      state["mlflow_curves"]["curves"]))
+                               curved["experiment"]), curved["curves"]))
     results = {}
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         for tool, ids in tools:
