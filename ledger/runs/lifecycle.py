@@ -318,6 +318,15 @@ class Runs:
             raise InvalidInputError(f"{path!r} is a folder of artifacts; give a file path")
         return self.store.objects.blob_bytes(entry[1])
 
+    def read_run_file(self, run_id: str, name: str) -> bytes | None:
+        """A file the run's record points to (`source.patch`, `environment.json`), or None."""
+        if name not in (PATCH_FILE, PACKAGES_FILE):
+            raise InvalidInputError(f"no run file {name!r}: {PATCH_FILE} or {PACKAGES_FILE}")
+        rid = self.resolve(run_id)
+        tree = self.store.folder_tree(self.store.root(self.store.head()), rid)
+        entry = self.store.objects.lookup(tree, name) if tree else None
+        return self.store.objects.blob_bytes(entry[1]) if entry else None
+
     def download_artifacts(self, run_id: str, path: str | None, dst: str | os.PathLike[str]
                            ) -> Path:
         """Write an artifact file, or a folder of them (path None: all), below `dst`."""
