@@ -82,8 +82,8 @@ class Ledger:
                   argv: list[str] | None = None) -> ActiveRun:
         """Open a run owned by this process; every log call is journaled, then committed."""
         record, files = self._new_record(experiment, name, tags, params, argv)
-        jr = journal.Journal.create(self.journal_dir, record.id, journal.OWNER)
-        jr.append(journal.CREATE, record.to_json_dict(), {k: v.decode() for k, v in files.items()})
+        first = (journal.CREATE, record.to_json_dict(), {k: v.decode() for k, v in files.items()})
+        jr = journal.Journal.create(self.journal_dir, record.id, journal.OWNER, first)
         run = ActiveRun(self, record, jr, files, owner=True)
         self._active.append(run)
         return run
@@ -165,15 +165,24 @@ class Ledger:
         status = names.check_status(status)
         rid = self.resolve(run_id)
         self.recover()
+        # what journals still hold for the run (e.g. of a writer on another host that died)
+        # is committed with its end; the journals stay until their writer is judged gone
+        reps = replay.live(self.journal_dir, rid)
         fallback = self._live_record(rid)
 
         def change(current: RunRecord | None) -> RunRecord:
-            record = current or _require(copy.deepcopy(fallback), rid)
+            if current is not None and fallback is not None:
+                record = merge(current, fallback)
+            else:
+                record = _require(current or copy.deepcopy(fallback), rid)
             record.finish(status, now_ms())
             return record
 
-        self.store.commit([Update(rid, change, compact=status != "RUNNING",
-                                  event=status.lower())])
+        self.store.commit([Update(
+            rid, change, points=[p for rep in reps for p in rep.points],
+            compact=status != "RUNNING", event=status.lower(), strict=False,
+            artifacts={k: v for rep in reps for k, v in rep.artifacts.items()},
+            files={k: v for rep in reps for k, v in rep.files.items()})])
         return rid
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> str:
@@ -221,6 +230,10 @@ class Ledger:
         if not self.journal_dir.is_dir():
             return []
         return replay.recover(self.store, self.journal_dir)
+
+    def set_aside(self) -> list[replay.SetAside]:
+        """Journals that recovery set aside (damaged, or not committable), with the reason."""
+        return replay.set_aside(self.journal_dir)
 
     # -- blobs --------------------------------------------------------------------------------
     def _store_blob(self, data: bytes) -> tuple[bytes, int]:

@@ -93,3 +93,11 @@ class DesiredStateError(RegistryError):
     def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class StorageError(LedgerError):
+    """The repository could not be written (full disk, read-only file system, permissions)."""
+
+
+class DamagedRunError(LedgerError):
+    """A run's record in the ledger (or a journal) is damaged or not in the expected format."""

@@ -254,9 +254,14 @@ def export(repo: str | None, folder: str, include_deleted: bool, overwrite: bool
 @click.command()
 @repo_option
 def recover(repo: str | None) -> None:
-    """Commit the runs of processes that died (every command also does this)."""
-    for rid in open_ledger(repo, recover=False).recover():
+    """Commit the runs of processes that died (every command also does this), and list the
+    damaged journals set aside in .git/ledger/journal/quarantine/."""
+    lg = open_ledger(repo, recover=False)
+    for rid in lg.recover():
         click.echo(rid)
+    for found in lg.set_aside():
+        click.echo(f"set aside: {found.path} (run {found.run_id}): {found.reason}; "
+                   "nothing else reads it: inspect it if you wish, then delete it", err=True)
 
 
 COMMANDS = (init, log, start, end, exec_, show, runs, metrics, diff, artifacts, get, tag, untag,

@@ -68,7 +68,7 @@ class ActiveRun:
             names.check_key(key, "metric key")
         if type(value) is not float:
             value = names.metric_value(key, value)
-        if type(step) is not int:
+        if type(step) is not int or not -(2**63) <= step < 2**63:
             step = names.check_step(step)
         ts = time.time_ns() // 1_000_000 if timestamp is None else names.check_timestamp(timestamp)
         self._check_open()
@@ -98,9 +98,10 @@ class ActiveRun:
             probe = RunRecord(id=self.id, params=dict(self._record.params))
             for key, value in checked.items():  # all or nothing
                 probe.set_param(key, value)
-            for key, value in checked.items():
-                if self._record.set_param(key, value):
+            for key, value in checked.items():  # journaled first: a refused write changes nothing
+                if key not in self._record.params:
                     self._journal.append(journal.PARAM, key, value)
+                    self._record.set_param(key, value)
 
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
@@ -111,16 +112,16 @@ class ActiveRun:
         with self._buffer:
             for key, value in checked.items():
                 clock = self._record.next_clock()
-                self._record.set_tag(key, value, clock)
                 self._journal.append(journal.TAG, key, value, *clock)
+                self._record.set_tag(key, value, clock)
 
     def delete_tag(self, key: str) -> None:
         names.check_key(key, "tag key")
         self._check_open()
         with self._buffer:
             clock = self._record.next_clock()
-            self._record.delete_tag(key, clock)
             self._journal.append(journal.UNTAG, key, *clock)
+            self._record.delete_tag(key, clock)
 
     def log_artifact(self, local_path: str | os.PathLike[str],
                      artifact_path: str | None = None) -> None:
@@ -166,8 +167,8 @@ class ActiveRun:
         self._check_open()
         entry = self._ledger._fingerprint(path, context)
         with self._buffer:
-            self._record.add_input(entry)
             self._journal.append(journal.INPUT, entry)
+            self._record.add_input(entry)
 
     def _add_bytes(self, data: bytes, artifact_file: str) -> None:
         dest = names.check_artifact_path(artifact_file)
@@ -215,13 +216,14 @@ class ActiveRun:
         with self._lock:
             if self._ended:
                 return
-            if self._owner:
+            owner = self._owner and self._journal.owned_here  # not in a forked child
+            if owner:
                 with self._buffer:
                     clock = self._record.next_clock()
                     end_time = time.time_ns() // 1_000_000
-                    self._record.finish(status, end_time, clock)
                     self._journal.append(journal.END, status, end_time, *clock)
-            self._commit(end=self._owner)
+                    self._record.finish(status, end_time, clock)
+            self._commit(end=owner)
             self._ended = True
             self._journal.discard()
         self._ledger._forget(self)
