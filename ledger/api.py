@@ -10,17 +10,18 @@ import copy
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ledger import names
-from ledger.errors import InvalidInputError, RunNotFoundError
+from ledger.errors import DamagedRunError, InvalidInputError, RunNotFoundError
 from ledger.runs import capture, journal, replay
 from ledger.runs.active import ActiveRun
 from ledger.runs.record import Point, RunRecord, canonical_points, merge, now_ms
 from ledger.runs.run import Run
 from ledger.runs.store import RunStore, Update
 from ledger.store import gitdir as gitdirs
-from ledger.store.objects import blob
+from ledger.store import stream
+from ledger.store.objects import FILE_MODE, blob
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -250,9 +251,13 @@ class Ledger:
                     f"{MAX_ARTIFACT_BYTES} (LEDGER_MAX_ARTIFACT_BYTES); large files need the "
                     "external artifact store, which does not exist yet"
                 )
-        objs = [blob(p.read_bytes()) for p in paths]
-        self.store.objects.add(objs)
-        return [(o.id, len(o.as_raw_string())) for o in objs]
+        # large files are streamed into loose objects; small ones go in one batch (a pack)
+        big = {p: stream.write_blob(self.gitdir.objects_dir, p) for p in paths
+               if p.stat().st_size > stream.STREAM_ABOVE}
+        objs = {p: blob(p.read_bytes()) for p in paths if p not in big}
+        self.store.objects.add(objs.values())
+        return [big[p] if p in big else (objs[p].id, len(objs[p].as_raw_string()))
+                for p in paths]
 
     def _artifact_pairs(self, artifacts: Sequence[tuple[str, str | None]]
                         ) -> dict[str, tuple[bytes, int]]:
@@ -365,7 +370,10 @@ class Ledger:
         root = self.store.root(self.store.head())
         out = []
         for rid in found.column("run_id").to_pylist():
-            folder = self.store.load(root, rid)
+            try:
+                folder = self.store.load(root, rid)
+            except DamagedRunError:
+                continue  # listed by damaged_runs()
             if folder is not None:
                 out.append(Run.of(folder.record))
         return out
@@ -376,6 +384,12 @@ class Ledger:
 
         manifest = search.snapshot(self).rebuild()
         return sum(s.rows for s in manifest.segments)
+
+    def damaged_runs(self) -> list[str]:
+        """Ids of committed runs whose record is damaged (listings skip them)."""
+        from ledger.query import search
+
+        return search.snapshot(self).damaged()
 
     def export(self, folder: str | os.PathLike[str], include_deleted: bool = False,
                overwrite: bool = False) -> dict[str, int]:
@@ -416,23 +430,59 @@ class Ledger:
             raise InvalidInputError(f"{path!r} is a folder of artifacts; give a file path")
         return self.store.objects.blob_bytes(entry[1])
 
+    def _artifact_blobs(self, rid: str) -> dict[str, tuple[int, bytes]]:
+        """path -> (mode, blob id) of every artifact of a run: committed, then journaled."""
+        tree = self.store.folder_tree(self.store.root(self.store.head()), rid)
+        found = {path: (mode, sha) for path, mode, sha in
+                 (self.store.artifact_files(tree) if tree else ())}
+        for rep in replay.live(self.journal_dir, rid):
+            for path, (sha, _size) in rep.artifacts.items():
+                found.setdefault(path, (FILE_MODE, sha))
+        return found
+
     def download_artifacts(self, run_id: str, path: str | None, dst: str | os.PathLike[str]
                            ) -> Path:
-        """Write an artifact file, or a folder of them (path None: all), below `dst`."""
+        """Write an artifact file, or a folder of them (path None: all), below `dst` (created
+        if missing), streaming each file. Every path is checked again as it is written: a
+        stored path that would leave `dst` is refused, whoever stored it (P8)."""
         rid = self.resolve(run_id)
-        out = Path(dst)
+        out = _output_path(dst)
         wanted = names.check_artifact_path(path) if path else None
-        files = [a["path"] for a in self.get_run(rid).artifacts
-                 if wanted is None or a["path"] == wanted or a["path"].startswith(wanted + "/")]
+        files = {p: e for p, e in self._artifact_blobs(rid).items()
+                 if wanted is None or p == wanted or p.startswith(wanted + "/")}
         if not files:
             raise RunNotFoundError(f"run {rid} has no artifact {wanted or ''!r}".rstrip())
-        for rel in files:
-            target = out / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(self.read_artifact(rid, rel))
-            os.replace(tmp, target)
+        plan = [(out / _safe_artifact(rid, rel, mode), sha, False)
+                for rel, (mode, sha) in sorted(files.items())]
+        stream.write_files(self.gitdir.common_dir, plan)
         return out / wanted if wanted else out
+
+    def save_artifact(self, run_id: str, path: str, output: str | os.PathLike[str]) -> Path:
+        """`ledger get RUN PATH -o OUTPUT`: a file to OUTPUT (or below it, if it is a folder),
+        a folder of artifacts below OUTPUT (created if missing)."""
+        rid = self.resolve(run_id)
+        target = _output_path(output)
+        wanted = names.check_artifact_path(path)
+        entry = self._artifact_blobs(rid).get(wanted)
+        if entry is None:
+            return self.download_artifacts(rid, wanted, target)
+        rel = _safe_artifact(rid, wanted, entry[0])
+        target = target / rel if target.is_dir() else target
+        stream.write_files(self.gitdir.common_dir, [(target, entry[1], False)])
+        return target
+
+    def copy_artifact(self, run_id: str, path: str, out: BinaryIO) -> None:
+        """Stream one artifact file into `out` (e.g. stdout)."""
+        rid = self.resolve(run_id)
+        wanted = names.check_artifact_path(path)
+        entry = self._artifact_blobs(rid).get(wanted)
+        if entry is None:
+            self.read_artifact(rid, wanted)  # the error that says why (missing, or a folder)
+            return
+        _safe_artifact(rid, wanted, entry[0])
+        with stream.blobs(self.gitdir.common_dir, [entry[1]]) as found:
+            for _sha, _size, reader in found:
+                stream.copy(reader, out)
 
     def diff(self, run_ids: Sequence[str], all_keys: bool = False) -> list[dict[str, Any]]:
         """Params, metrics and tags of several runs side by side (differences only by default).
@@ -454,6 +504,25 @@ class Ledger:
 
     def active_runs(self) -> list[ActiveRun]:
         return list(self._active)
+
+
+def _output_path(dst: str | os.PathLike[str]) -> Path:
+    if not os.fspath(dst):
+        raise InvalidInputError("no output path given: name a file or a folder")
+    return Path(dst)
+
+
+def _safe_artifact(rid: str, path: str, mode: int) -> str:
+    """A stored artifact path, checked before anything is written from it."""
+    try:
+        rel = names.check_artifact_path(path)
+    except InvalidInputError:
+        raise DamagedRunError(f"run {rid} stores an artifact at the unsafe path {path!r}; "
+                              "refusing to write it") from None
+    if mode not in (FILE_MODE, 0o100755):
+        raise DamagedRunError(f"run {rid} stores {path!r} as mode {mode:o} (not a plain "
+                              "file); refusing to write it")
+    return rel
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -131,7 +131,7 @@ def check_step(step: object) -> int:
             step = int(step)
         else:  # numpy integers and the like, without importing numpy
             try:
-                step = operator.index(step)  # type: ignore[call-overload]
+                step = operator.index(step)  # type: ignore[arg-type]
             except TypeError:
                 raise InvalidInputError(f"invalid step {step!r}: must be an integer") from None
             if isinstance(step, bool):

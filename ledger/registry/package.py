@@ -33,7 +33,7 @@ from ledger.errors import InvalidInputError, LedgerError, RunNotFoundError
 from ledger.runs.record import float_to_json
 from ledger.runs.run import Run
 from ledger.runs.store import ARTIFACTS_DIR, RunStore
-from ledger.store import trees
+from ledger.store import stream, trees
 from ledger.store.git import run_git
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
 
@@ -132,8 +132,10 @@ def package_files(objects: ObjectStore, commit: str) -> list[tuple[str, int, byt
     found = []
     for path, mode, sha in objects.walk_files(tree):
         parts = path.split("/")
-        if any(p in ("", ".", "..", ".git") or "\\" in p for p in parts):
-            raise LedgerError(f"package {commit[:12]} holds an unsafe path {path!r}; refusing it")
+        if any(p in ("", ".", "..", ".git") or "\\" in p or any(ord(c) < 32 for c in p)
+               for p in parts) or not _utf8(path):
+            raise LedgerError(f"package {commit[:12]} holds an unsafe path "
+                              f"{path.encode('utf-8', 'replace')!r}; refusing it")
         if not stat.S_ISREG(mode):
             raise LedgerError(
                 f"package {commit[:12]} holds {path!r} of mode {mode:o} (a symlink or "
@@ -157,8 +159,8 @@ def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str
     target = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp") if fresh else out
     target.mkdir(parents=True, exist_ok=not fresh)
     try:
-        for rel, mode, sha in files:
-            _write(target / rel, objects.blob_bytes(sha), mode == _EXEC_MODE)
+        stream.write_files(Path(objects.dulwich.path).parent,
+                           [(target / rel, sha, mode == _EXEC_MODE) for rel, mode, sha in files])
         if fresh:
             os.rename(target, out)
     except BaseException:
@@ -168,14 +170,12 @@ def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str
     return out
 
 
-def _write(path: Path, data: bytes, executable: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as f:  # permissions from the umask, as tar -x gives them
-        f.write(data)
-    if executable:
-        os.chmod(tmp, os.stat(tmp).st_mode | 0o111)
-    os.replace(tmp, path)
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _remove_tree(path: Path) -> None:

@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 from dulwich.objects import Commit, ObjectID, ShaFile
 
 from ledger import names
-from ledger.errors import AmbiguousRunIdError, InvalidInputError, RunNotFoundError
+from ledger.errors import (
+    AmbiguousRunIdError,
+    DamagedRunError,
+    InvalidInputError,
+    RunNotFoundError,
+)
 from ledger.runs.record import Point, RunRecord, canonical_points, float_to_json
 from ledger.store import parquet, trees
 from ledger.store.gitdir import GitDir
@@ -86,7 +91,7 @@ class RunStore:
         entry = self.objects.lookup(tree, RUN_FILE)
         if entry is None:
             return None
-        return Folder(run_id, tree, RunRecord.from_json(self.objects.blob_bytes(entry[1])))
+        return Folder(run_id, tree, checked_record(self.objects.blob_bytes(entry[1]), run_id))
 
     def run_ids(self, root: bytes | None) -> Iterator[str]:
         if root is None:
@@ -99,9 +104,16 @@ class RunStore:
                 for entry in self.objects.tree(fan.sha).iteritems():
                     yield entry.path.decode()
 
-    def folders(self, root: bytes | None) -> Iterator[Folder]:
+    def folders(self, root: bytes | None, damaged: list[str] | None = None
+                ) -> Iterator[Folder]:
+        """Every run folder; a damaged one is skipped (its id added to `damaged`)."""
         for run_id in self.run_ids(root):
-            folder = self.load(root, run_id)
+            try:
+                folder = self.load(root, run_id)
+            except DamagedRunError:
+                if damaged is not None:
+                    damaged.append(run_id)
+                continue
             if folder is not None:
                 yield folder
 
@@ -244,6 +256,16 @@ class RunStore:
         body = "" if len(lines) == 1 else "\n\n" + "\n".join(lines)
         commit.message = (subject + body + "\n").encode()
         return commit
+
+
+def checked_record(data: bytes, run_id: str) -> RunRecord:
+    """The record in a run folder's run.json, which must be the folder's own run: a folder
+    speaks for its own id only (a copied or crafted run.json never replaces another run)."""
+    record = RunRecord.from_json(data)
+    if record.id != run_id:
+        raise DamagedRunError(f"the folder of run {run_id} holds the record of run "
+                              f"{record.id}: ignored (a run folder speaks for its own id)")
+    return record
 
 
 def artifact_clash(path: str, existing: Iterable[str]) -> str | None:
