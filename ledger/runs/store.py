@@ -261,7 +261,12 @@ class RunStore:
 def checked_record(data: bytes, run_id: str) -> RunRecord:
     """The record in a run folder's run.json, which must be the folder's own run: a folder
     speaks for its own id only (a copied or crafted run.json never replaces another run)."""
-    record = RunRecord.from_json(data)
+    try:
+        record = RunRecord.from_json(data)
+    except DamagedRunError as exc:
+        if run_id in str(exc):
+            raise
+        raise DamagedRunError(f"run {run_id}: {exc}") from None
     if record.id != run_id:
         raise DamagedRunError(f"the folder of run {run_id} holds the record of run "
                               f"{record.id}: ignored (a run folder speaks for its own id)")
