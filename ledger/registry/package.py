@@ -35,6 +35,7 @@ from ledger.runs.run import Run
 from ledger.runs.store import ARTIFACTS_DIR, RunStore
 from ledger.store import stream, trees
 from ledger.store.git import run_git
+from ledger.store.identity import fallback_config
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
 
 MANIFEST = "ledger-model.json"
@@ -122,7 +123,7 @@ def _commit(store: RunStore, tree: bytes, message: str) -> str:
     # git setup (user.name, GIT_COMMITTER_DATE, ...) exactly as the tag on it will
     where = store.gitdir.work_tree or store.gitdir.git_dir
     args = ["commit-tree", "--no-gpg-sign", "-m", message, tree.decode()]
-    return run_git(where, args).stdout.decode().strip()
+    return run_git(where, args, config=fallback_config(store.gitdir)).stdout.decode().strip()
 
 
 # -- export ------------------------------------------------------------------------------------
