@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -32,8 +31,11 @@ def history(ledger: Ledger, run_ids: Sequence[str], keys: Sequence[str] | None =
         files = ledger.store._metric_files(tree) if tree else []
         run_parts = []
         for _path, _mode, sha in files:
-            with pq.ParquetFile(io.BytesIO(ledger.store.objects.blob_bytes(sha))) as source:
-                data = source.read()  # (not pq.read_table: see snapshot._read_segment)
+            # an Arrow buffer, not io.BytesIO (a Python file object read from pyarrow's
+            # threads could abort the interpreter at exit), and no thread pool for one blob
+            blob = pa.py_buffer(ledger.store.objects.blob_bytes(sha))
+            with pq.ParquetFile(pa.BufferReader(blob)) as source:
+                data = source.read(use_threads=False)  # (not pq.read_table: see snapshot)
             if wanted:
                 data = data.filter(pc.is_in(data["key"], value_set=pa.array(wanted, pa.string())))
             run_parts.append(data)
