@@ -195,3 +195,21 @@ print(run.id)
     assert sorted(p[1] for p in lg.metric_points(rid, "child")) == list(range(6))
     assert [p[3] for p in lg.metric_points(rid, "parent")] == [1.0]
     assert list(journal.scan(lg.journal_dir)) == []
+
+
+@pytest.mark.slow
+def test_a_busy_ref_never_sets_a_journal_aside(repo: Path) -> None:
+    """A stale lock on the ref (its holder was killed): recovery cannot commit, so the dead
+    run's journal stays where it is, and is committed once the ref is free."""
+    proc = child(repo, DEAD_RUN)
+    rid = proc.stdout.strip()
+    lock = repo / ".git" / "refs" / "ledger" / "runs.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("")
+    code, out, err = cli(repo, "runs", "--format", "json")
+    assert code == 0, err
+    jdir = repo / ".git" / "ledger" / "journal"
+    assert len(list(journal.scan(jdir))) == 1 and not (jdir / "quarantine").exists()
+    lock.unlink()
+    assert Ledger(repo).get_run(rid).info.status == "KILLED"
+    assert list(journal.scan(jdir)) == []

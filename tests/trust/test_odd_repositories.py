@@ -34,7 +34,13 @@ def test_sha256_repository_is_refused_with_nothing_written(tmp_path: Path) -> No
 def test_read_only_repository(repo: Path, read_only) -> None:
     lg = Ledger(repo)
     rid = lg.log_run("e", "r", params={"a": "1"}, metrics=[("acc", 0.5, 0)])
+    body = ("import os, sys, ledger\nrun = ledger.Ledger(sys.argv[1]).start_run('e')\n"
+            "run.log_metric('m', 2.0)\nprint(run.id)\nos._exit(0)\n")
+    dead = subprocess.run([sys.executable, "-c", body, str(repo)], capture_output=True,
+                          text=True).stdout.strip()  # its journal cannot be committed here
     view = read_only(repo)
+    shown = run_ledger("show", dead, "--format", "json", cwd=view)
+    assert shown.code == 0 and json.loads(shown.out)["metrics"] == {"m": 2.0}, shown.err
     for args in (("runs", "--format", "json"), ("show", rid), ("metrics", rid),
                  ("experiments",), ("runs", "--format", "csv")):
         res = run_ledger(*args, cwd=view)
