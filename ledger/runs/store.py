@@ -287,6 +287,13 @@ def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes |
 
     Only fan-out folders whose tree id changed are opened: the cost follows the change.
     """
+    return sorted(name for _fan, name in changed_folders(objects, old_root, new_root))
+
+
+def changed_folders(objects: ObjectStore, old_root: bytes | None, new_root: bytes | None
+                    ) -> list[tuple[str, str]]:
+    """(fan-out folder, name) of every folder below `runs/` of the new tree that differs
+    from the old one, sorted."""
     def folders(tree: bytes | None, path: str = "") -> dict[bytes, bytes]:
         if tree is None:
             return {}
@@ -297,12 +304,13 @@ def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes |
                 if stat.S_ISDIR(e.mode)}
 
     old_fans, new_fans = folders(old_root, "runs"), folders(new_root, "runs")
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for fan, sha in new_fans.items():
         if old_fans.get(fan) != sha:
             before = folders(old_fans.get(fan))
-            out.extend(name.decode() for name, run in folders(sha).items()
-                       if before.get(name) != run)
+            out.extend((fan.decode("utf-8", "surrogateescape"),
+                        name.decode("utf-8", "surrogateescape"))
+                       for name, run in folders(sha).items() if before.get(name) != run)
     return sorted(out)
 
 

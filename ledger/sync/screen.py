@@ -24,7 +24,14 @@ from dulwich.objects import ShaFile
 from ledger import names
 from ledger.errors import LedgerError
 from ledger.runs.record import RunRecord
-from ledger.runs.store import ARTIFACTS_DIR, CHUNKS_DIR, METRICS_FILE, RUN_FILE, RunStore
+from ledger.runs.store import (
+    ARTIFACTS_DIR,
+    CHUNKS_DIR,
+    METRICS_FILE,
+    RUN_FILE,
+    RunStore,
+    changed_folders,
+)
 from ledger.store import parquet, trees
 from ledger.store.objects import ObjectStore
 
@@ -52,7 +59,7 @@ def screen(store: RunStore, ours: bytes | None, theirs: bytes | None
         return None, []
     refused: list[Refused] = []
     drop: dict[str, trees.Entry | None] = {}
-    for fan, name in _changed_folders(store.objects, ours, theirs):
+    for fan, name in changed_folders(store.objects, ours, theirs):
         reason = _problem(store, theirs, fan, name)
         if reason:
             refused.append(Refused(name, reason))
@@ -65,29 +72,6 @@ def screen(store: RunStore, ours: bytes | None, theirs: bytes | None
         cleaned = trees.build({}, out)
     store.objects.add(out)
     return cleaned, refused
-
-
-def _changed_folders(objects: ObjectStore, ours: bytes | None, theirs: bytes
-                     ) -> list[tuple[str, str]]:
-    """(fan, name) of every folder below their runs/ whose tree differs from ours."""
-    def folders(tree: bytes | None, path: str = "") -> dict[bytes, bytes]:
-        if tree is None:
-            return {}
-        found = objects.lookup(tree, path) if path else (stat.S_IFDIR, tree)
-        if found is None or not stat.S_ISDIR(found[0]):
-            return {}
-        return {e.path: e.sha for e in objects.tree(found[1]).iteritems()
-                if stat.S_ISDIR(e.mode)}
-
-    mine, other = folders(ours, "runs"), folders(theirs, "runs")
-    out: list[tuple[str, str]] = []
-    for fan, sha in other.items():
-        if mine.get(fan) != sha:
-            before = folders(mine.get(fan))
-            out.extend((fan.decode("utf-8", "surrogateescape"),
-                        name.decode("utf-8", "surrogateescape"))
-                       for name, run in folders(sha).items() if before.get(name) != run)
-    return sorted(out)
 
 
 def _problem(store: RunStore, root: bytes, fan: str, run_id: str) -> str:

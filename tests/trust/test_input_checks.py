@@ -102,21 +102,22 @@ def test_get_output_paths(repo: Path, tmp_path: Path) -> None:
     rid = Ledger(repo).log_run("e", "r", artifacts=[(str(model), "model")])
     work = tmp_path / "work"
     work.mkdir()
+    env = {"LEDGER_REPO": str(repo)}
     # a folder into a new folder
-    res = run_ledger("get", rid, "model", "-o", "newdir", cwd=work, env={"LEDGER_REPO": str(repo)})
+    res = run_ledger("get", rid, "model", "-o", "newdir", cwd=work, env=env)
     assert res.code == 0, res.err
     assert (work / "newdir" / "model" / "sub" / "b.txt").read_text() == "B"
     # a file into a folder that does not exist yet
-    res = run_ledger("get", rid, "model/a.bin", "-o", "missing/deeper/a.bin", cwd=work, env={"LEDGER_REPO": str(repo)})
+    res = run_ledger("get", rid, "model/a.bin", "-o", "missing/deeper/a.bin", cwd=work, env=env)
     assert res.code == 0, res.err
     assert (work / "missing" / "deeper" / "a.bin").read_bytes() == b"A" * 10
     # a file into an existing folder
-    res = run_ledger("get", rid, "model/a.bin", "-o", "newdir", cwd=work, env={"LEDGER_REPO": str(repo)})
+    res = run_ledger("get", rid, "model/a.bin", "-o", "newdir", cwd=work, env=env)
     assert res.code == 0 and (work / "newdir" / "model" / "a.bin").exists()
     # no output path at all
-    res = run_ledger("get", rid, "model/a.bin", "-o", "", cwd=work, env={"LEDGER_REPO": str(repo)})
+    res = run_ledger("get", rid, "model/a.bin", "-o", "", cwd=work, env=env)
     assert res.code == 1 and res.err.startswith("error:")
-    res = run_ledger("get", rid, "model/a.bin", cwd=work, env={"LEDGER_REPO": str(repo)})
+    res = run_ledger("get", rid, "model/a.bin", cwd=work, env=env)
     assert res.code == 0 and res.out == "A" * 10
     assert not [p for p in work.rglob("*") if p.name.endswith(".tmp")]
     assert sorted(p.name for p in work.iterdir()) == ["missing", "newdir"]
