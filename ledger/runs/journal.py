@@ -226,9 +226,11 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def remove(path: Path) -> None:
+    """Remove a journal whose records are committed (or that holds none); where it cannot be
+    removed (a read-only repository) it stays, and committing it again changes nothing."""
     try:
         os.unlink(path)
-    except FileNotFoundError:
+    except OSError:
         pass
 
 

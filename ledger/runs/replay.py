@@ -130,10 +130,15 @@ def _sha(value: Any) -> bytes:
     return value.encode()
 
 
+_RESERVED = {"run.json", "metrics.parquet", "metrics", "artifacts"}
+_FILE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
 def _name(value: Any) -> str:
-    if value not in ("environment.json", "source.patch"):
+    """A file of the run folder besides its record (environment.json, source.patch, ...)."""
+    if not isinstance(value, str) or not _FILE_RE.match(value) or value in _RESERVED:
         raise ValueError(f"unexpected run file {value!r:.50}")
-    return str(value)
+    return value
 
 
 def _count(value: Any) -> int:
@@ -194,7 +199,10 @@ def recover(store: RunStore, folder: Path) -> list[str]:
     """
     found: list[Replayed] = []
     for path in journal.scan(folder):
-        contents, rep = read_valid(path)
+        try:
+            contents, rep = read_valid(path)
+        except OSError:
+            continue  # unreadable here (permissions): it is left alone
         if contents is None:
             journal.remove(path)  # empty: nothing was logged into it
         elif rep is None:  # a live writer always writes a valid header: this is damage

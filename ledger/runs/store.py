@@ -139,9 +139,18 @@ class RunStore:
     def points(self, folder_tree: bytes) -> list[Point]:
         """Every metric point of a run, in canonical order."""
         found: list[Point] = []
-        for _path, _mode, sha in self._metric_files(folder_tree):
-            found.extend(parquet.read_metrics(self.objects.blob_bytes(sha)))
+        for path, _mode, sha in self._metric_files(folder_tree):
+            found.extend(self._read_points(path, sha))
         return canonical_points(found)
+
+    def _read_points(self, path: str, sha: bytes) -> list[Point]:
+        try:
+            return parquet.read_metrics(self.objects.blob_bytes(sha))
+        except DamagedRunError:
+            raise
+        except Exception as exc:  # the reader meets bytes it did not write: any error
+            raise DamagedRunError(f"the metric file {path} ({sha.decode()[:12]}) cannot be "
+                                  f"read ({type(exc).__name__})") from None
 
     def _metric_files(self, folder_tree: bytes) -> list[tuple[str, int, bytes]]:
         out: list[tuple[str, int, bytes]] = []
@@ -214,8 +223,8 @@ class RunStore:
         if compact and (len(existing) > 1 or (existing and points)
                         or (existing and existing[0][0] != METRICS_FILE)):
             everything = list(points)
-            for _path, _mode, sha in existing:
-                everything.extend(parquet.read_metrics(self.objects.blob_bytes(sha)))
+            for path, _mode, sha in existing:
+                everything.extend(self._read_points(path, sha))
             files[CHUNKS_DIR] = None
             files[METRICS_FILE] = self._points_blob(canonical_points(everything), out)
         elif points:

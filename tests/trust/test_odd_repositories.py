@@ -111,11 +111,13 @@ def test_git_dir_and_work_tree_are_honoured(tmp_path: Path) -> None:
 
 
 def test_dirty_tree_diff_leaves_the_index_alone(repo: Path) -> None:
+    for name in ("a.py", "b.py", "c.py"):
+        (repo / name).write_text(f"# {name}\n")
+    git(repo, "add", "a.py", "b.py", "c.py")
+    git(repo, "commit", "-qm", "more")
+    for name in ("a.py", "b.py", "c.py"):  # same contents, new stat info: git would refresh
+        os.utime(repo / name, (1, 1))
     (repo / "train.py").write_text("print('dirty')\n")
-    os.utime(repo / "train.py", (1, 1))  # stat info the index does not have: git would refresh
-    (repo / "other.py").write_text("x = 1\n")
-    git(repo, "add", "other.py")
-    os.utime(repo / "other.py", (5, 5))
     before = user_state(repo)
     res = run_ledger("log", "-m", "a=1", cwd=repo)
     assert res.code == 0, res.err
