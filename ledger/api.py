@@ -1,337 +1,39 @@
-"""The `Ledger` handle: every operation on runs of one repository.
+"""The `Ledger` handle: every operation on the runs of one repository, its queries, and the
+fluent methods (`lg.start_run()`, `lg.log_metric()`, …) on the handle's own active runs.
 
-Functions take ids or unique prefixes (at least 4 hex characters), validate everything before
-writing anything (P6), and never print.
+    lg = ledger.Ledger("path/to/repo")
+    with lg.start_run(experiment="iris") as run:
+        lg.log_param("lr", 0.01)
+        lg.log_metric("acc", 0.91, step=3)
+    lg.search_runs(where="metrics.acc > 0.9")
 """
 
 from __future__ import annotations
 
-import copy
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, Union
 
-from ledger import names
-from ledger.errors import DamagedRunError, InvalidInputError, RunNotFoundError
-from ledger.runs import capture, journal, replay
-from ledger.runs.active import ActiveRun
-from ledger.runs.record import Point, RunRecord, canonical_points, merge, now_ms
+from ledger.errors import DamagedRunError
+from ledger.runs.context import Fluent
+from ledger.runs.lifecycle import Runs
 from ledger.runs.run import Run
-from ledger.runs.store import RunStore, Update
 from ledger.store import gitdir as gitdirs
-from ledger.store import stream
-from ledger.store.objects import FILE_MODE, blob
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-MAX_ARTIFACT_BYTES = int(os.environ.get("LEDGER_MAX_ARTIFACT_BYTES", str(100 * 1024 * 1024)))
-PATCH_FILE = "source.patch"
-PACKAGES_FILE = "environment.json"
 
-
-class Ledger:
+class Ledger(Runs, Fluent):
     """The runs of one git repository. `Ledger()` uses LEDGER_REPO or the current folder."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, recover: bool = True):
-        self.gitdir = gitdirs.find(path)
-        self.store = RunStore(self.gitdir)
-        self.journal_dir = self.gitdir.ledger_dir / "journal"
-        self.cache_dir = self.gitdir.ledger_dir / "cache"
-        self._active: list[ActiveRun] = []
-        if recover:
-            self.recover()
+        super().__init__(path, recover=recover)
+        self._fluent_init()
 
-    @property
-    def path(self) -> Path:
-        return self.gitdir.work_tree or self.gitdir.git_dir
-
-    def __repr__(self) -> str:
-        return f"Ledger({str(self.path)!r})"
-
-    # -- creating runs ------------------------------------------------------------------------
-    def _new_record(self, experiment: str | None, name: str | None,
-                    tags: dict[str, Any] | None, params: dict[str, Any] | None,
-                    argv: list[str] | None, run_id: str | None = None,
-                    ) -> tuple[RunRecord, dict[str, bytes]]:
-        if experiment is None:
-            experiment = os.environ.get("LEDGER_EXPERIMENT") or names.DEFAULT_EXPERIMENT
-        experiment = names.check_experiment(experiment)
-        checked_tags = {names.check_key(k, "tag key"): names.tag_value(v)
-                        for k, v in (tags or {}).items()}
-        checked_params = {names.check_key(k, "param key"): names.param_value(v)
-                          for k, v in (params or {}).items()}
-        start = now_ms()
-        rid = names.check_run_id(run_id) if run_id else names.new_run_id(start)
-        run_name = names.check_run_name(name) if name else _default_name(rid)
-        source, patch = capture.source(self.gitdir, argv)
-        files = {PACKAGES_FILE: self._store_blob(capture.packages(self.cache_dir))[0]}
-        if patch:
-            files[PATCH_FILE] = self._store_blob(patch)[0]
-            source["patch"] = PATCH_FILE
-        record = RunRecord(id=rid, experiment=experiment, name=run_name, status="RUNNING",
-                           start_time=start, user=names.user_name(), params=checked_params,
-                           source=source, environment=capture.environment())
-        record.environment["packages"] = PACKAGES_FILE
-        for key, value in checked_tags.items():
-            record.set_tag(key, value, (start, 0))
-        return record, files
-
-    def start_run(self, experiment: str | None = None, name: str | None = None,
-                  tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
-                  argv: list[str] | None = None) -> ActiveRun:
-        """Open a run owned by this process; every log call is journaled, then committed."""
-        record, files = self._new_record(experiment, name, tags, params, argv)
-        first = (journal.CREATE, record.to_json_dict(), {k: v.decode() for k, v in files.items()})
-        jr = journal.Journal.create(self.journal_dir, record.id, journal.OWNER, first)
-        run = ActiveRun(self, record, jr, files, owner=True)
-        self._active.append(run)
-        return run
-
-    def attach(self, run_id: str) -> ActiveRun:
-        """Log into an open run started elsewhere (LEDGER_RUN_ID); `end()` only flushes."""
-        rid = self.resolve(run_id)
-        record = self._current_record(rid)
-        jr = journal.Journal.create(self.journal_dir, rid, journal.ATTACH)
-        partial = RunRecord(id=rid, experiment="", start_time=0, params=dict(record.params),
-                            tags=dict(record.tags), clocks=dict(record.clocks))
-        run = ActiveRun(self, partial, jr, owner=False,
-                        artifact_paths=[a["path"] for a in record.artifacts])
-        self._active.append(run)
-        return run
-
-    def create_run(self, experiment: str | None = None, name: str | None = None,
-                   tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
-                   argv: list[str] | None = None) -> str:
-        """Commit a new RUNNING run now (for `ledger start` and `ledger exec`)."""
-        record, files = self._new_record(experiment, name, tags, params, argv)
-        self.store.commit([Update(record.id, _create(record), files=files, event="started")])
-        return record.id
-
-    def log_run(self, experiment: str | None = None, name: str | None = None, *,
-                params: dict[str, Any] | None = None,
-                metrics: Sequence[tuple[str, Any, int]] = (),
-                tags: dict[str, Any] | None = None,
-                artifacts: Sequence[tuple[str, str | None]] = (),
-                status: str = "FINISHED", argv: list[str] | None = None) -> str:
-        """Record one complete run in a single commit (`ledger log` without --run)."""
-        status = names.check_status(status)
-        ts = now_ms()
-        points = _points(metrics, ts)
-        record, files = self._new_record(experiment, name, tags, params, argv)
-        stored = self._artifact_pairs(artifacts)
-        if status != "RUNNING":
-            record.finish(status, now_ms(), (record.start_time, 1))
-        update = Update(record.id, _create(record), points=points,
-                        compact=status != "RUNNING", artifacts=stored, files=files,
-                        event=status.lower() if status != "RUNNING" else "started")
-        self.store.commit([update])
-        return record.id
-
-    def log_to(self, run_id: str, *, params: dict[str, Any] | None = None,
-               metrics: Sequence[tuple[str, Any, int]] = (),
-               tags: dict[str, Any] | None = None,
-               artifacts: Sequence[tuple[str, str | None]] = (),
-               status: str | None = None) -> str:
-        """Add to an existing run in one commit (`ledger log --run ID`)."""
-        rid = self.resolve(run_id)
-        checked_params = {names.check_key(k, "param key"): names.param_value(v)
-                          for k, v in (params or {}).items()}
-        checked_tags = {names.check_key(k, "tag key"): names.tag_value(v)
-                        for k, v in (tags or {}).items()}
-        final = names.check_status(status) if status else None
-        points = _points(metrics, now_ms())
-        stored = self._artifact_pairs(artifacts)
-        fallback = self._live_record(rid)
-
-        def change(current: RunRecord | None) -> RunRecord:
-            record = current or _require(copy.deepcopy(fallback), rid)
-            for key, value in checked_params.items():
-                record.set_param(key, value)
-            for key, value in checked_tags.items():
-                record.set_tag(key, value)
-            if final:
-                record.finish(final, now_ms())
-            return record
-
-        event = final.lower() if final else "updated"
-        self.store.commit([Update(rid, change, points=points,
-                                  compact=final not in (None, "RUNNING"),
-                                  artifacts=stored, event=event)])
-        return rid
-
-    def end_run(self, run_id: str, status: str = "FINISHED") -> str:
-        """Close a run: FINISHED by default; its metric chunks become one file."""
-        status = names.check_status(status)
-        rid = self.resolve(run_id)
-        self.recover()
-        # what journals still hold for the run (e.g. of a writer on another host that died)
-        # is committed with its end; the journals stay until their writer is judged gone
-        reps = replay.live(self.journal_dir, rid)
-        fallback = self._live_record(rid)
-
-        def change(current: RunRecord | None) -> RunRecord:
-            if current is not None and fallback is not None:
-                record = merge(current, fallback)
-            else:
-                record = _require(current or copy.deepcopy(fallback), rid)
-            record.finish(status, now_ms())
-            return record
-
-        self.store.commit([Update(
-            rid, change, points=[p for rep in reps for p in rep.points],
-            compact=status != "RUNNING", event=status.lower(), strict=False,
-            artifacts={k: v for rep in reps for k, v in rep.artifacts.items()},
-            files={k: v for rep in reps for k, v in rep.files.items()})])
-        return rid
-
-    def set_tags(self, run_id: str, tags: dict[str, Any]) -> str:
-        checked = {names.check_key(k, "tag key"): names.tag_value(v) for k, v in tags.items()}
-        if not checked:
-            raise InvalidInputError("no tags given: expected KEY=VALUE")
-        return self._edit(run_id, lambda r: [r.set_tag(k, v) for k, v in checked.items()],
-                          "tagged")
-
-    def delete_tags(self, run_id: str, keys: Iterable[str]) -> str:
-        checked = [names.check_key(k, "tag key") for k in keys]
-        if not checked:
-            raise InvalidInputError("no tag keys given")
-
-        def drop(record: RunRecord) -> None:
-            missing = [k for k in checked if k not in record.tags]
-            if missing:
-                raise InvalidInputError(f"run {record.id} has no tag {missing[0]!r}")
-            for key in checked:
-                record.delete_tag(key)
-
-        return self._edit(run_id, drop, "untagged")
-
-    def delete_run(self, run_id: str) -> str:
-        """Soft delete: hidden from listings, kept in history, undone by `restore_run`."""
-        return self._edit(run_id, lambda r: r.set_deleted(True), "deleted")
-
-    def restore_run(self, run_id: str) -> str:
-        return self._edit(run_id, lambda r: r.set_deleted(False), "restored")
-
-    def _edit(self, run_id: str, fn: Any, event: str) -> str:
-        rid = self.resolve(run_id)
-        fallback = self._live_record(rid)
-
-        def change(current: RunRecord | None) -> RunRecord:
-            record = current or _require(copy.deepcopy(fallback), rid)
-            fn(record)
-            return record
-
-        self.store.commit([Update(rid, change, event=event)])
-        return rid
-
-    def recover(self) -> list[str]:
-        """Commit the runs of processes that died (KILLED, with every journaled point)."""
-        if not self.journal_dir.is_dir():
-            return []
-        return replay.recover(self.store, self.journal_dir)
-
-    def set_aside(self) -> list[replay.SetAside]:
-        """Journals that recovery set aside (damaged, or not committable), with the reason."""
-        return replay.set_aside(self.journal_dir)
-
-    # -- blobs --------------------------------------------------------------------------------
-    def _store_blob(self, data: bytes) -> tuple[bytes, int]:
-        obj = blob(data)
-        self.store.objects.add([obj])
-        return obj.id, len(data)
-
-    def _store_files(self, paths: Sequence[Path]) -> list[tuple[bytes, int]]:
-        for path in paths:
-            size = path.stat().st_size
-            if size > MAX_ARTIFACT_BYTES:
-                raise InvalidInputError(
-                    f"artifact {str(path)!r} is {size} bytes, above the limit of "
-                    f"{MAX_ARTIFACT_BYTES} (LEDGER_MAX_ARTIFACT_BYTES); large files need the "
-                    "external artifact store, which does not exist yet"
-                )
-        # large files are streamed into loose objects; small ones go in one batch (a pack)
-        big = {p: stream.write_blob(self.gitdir.objects_dir, p) for p in paths
-               if p.stat().st_size > stream.STREAM_ABOVE}
-        objs = {p: blob(p.read_bytes()) for p in paths if p not in big}
-        self.store.objects.add(objs.values())
-        return [big[p] if p in big else (objs[p].id, len(objs[p].as_raw_string()))
-                for p in paths]
-
-    def _artifact_pairs(self, artifacts: Sequence[tuple[str, str | None]]
-                        ) -> dict[str, tuple[bytes, int]]:
-        """CLI `-a PATH[:DEST]`: a file goes to DEST (default its name), a folder below DEST."""
-        pairs: list[tuple[Path, str]] = []
-        for src, dest in artifacts:
-            path = Path(src)
-            if path.is_file():
-                pairs.append((path, names.check_artifact_path(dest or path.name)))
-            elif path.is_dir():
-                for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                    rel = file.relative_to(path).as_posix()
-                    pairs.append((file, names.check_artifact_path(f"{dest}/{rel}" if dest
-                                                                  else rel)))
-            else:
-                raise InvalidInputError(f"artifact {src!r} does not exist")
-        stored = self._store_files([p for p, _ in pairs]) if pairs else []
-        return {dest: got for (_, dest), got in zip(pairs, stored)}
-
-    def _fingerprint(self, path: str | os.PathLike[str], context: str | None) -> dict[str, Any]:
-        return capture.input_fingerprint(path, self.gitdir.work_tree, context)
-
-    def _forget(self, run: ActiveRun) -> None:
-        if run in self._active:
-            self._active.remove(run)
-
-    # -- reading ------------------------------------------------------------------------------
-    def resolve(self, run_id: str) -> str:
-        """The full id of a run given its id or a unique prefix (at least 4 characters)."""
-        live = {p.name.split(".", 1)[0] for p in journal.scan(self.journal_dir)}
-        return self.store.resolve(run_id, live)
-
-    def split_runs_and_key(self, args: Sequence[str]) -> tuple[list[str], str | None]:
-        """`RUN... [KEY]`: the last argument is a metric key when it names no run."""
-        if len(args) > 1:
-            try:
-                self.resolve(args[-1])
-            except (RunNotFoundError, InvalidInputError):
-                return [self.resolve(a) for a in args[:-1]], args[-1]
-        return [self.resolve(a) for a in args], None
-
-    def _live_record(self, rid: str) -> RunRecord | None:
-        found: RunRecord | None = None
-        for rep in replay.live(self.journal_dir, rid):
-            found = rep.record if found is None else merge(found, rep.record)
-        return found
-
-    def _current_record(self, rid: str) -> RunRecord:
-        folder = self.store.load(self.store.root(self.store.head()), rid)
-        live = self._live_record(rid)
-        if folder is None:
-            return _require(live, rid)
-        return folder.record if live is None else merge(folder.record, live)
-
-    def get_run(self, run_id: str) -> Run:
-        """One run: committed state merged with what this machine has journaled for it."""
-        rid = self.resolve(run_id)
-        folder = self.store.load(self.store.root(self.store.head()), rid)
-        record = folder.record if folder else None
-        for rep in replay.live(self.journal_dir, rid):
-            rep.record.add_points(rep.points)
-            arts = [{"path": p, "size": s} for p, (_, s) in sorted(rep.artifacts.items())]
-            rep.record.artifacts = arts
-            record = rep.record if record is None else merge(record, rep.record)
-        return Run.of(_require(record, rid))
-
-    def metric_points(self, run_id: str, key: str | None = None) -> list[Point]:
-        rid = self.resolve(run_id)
-        tree = self.store.folder_tree(self.store.root(self.store.head()), rid)
-        points = self.store.points(tree) if tree else []
-        for rep in replay.live(self.journal_dir, rid):
-            points.extend(rep.points)
-        found = canonical_points(points)
-        return [p for p in found if p[0] == key] if key is not None else found
+    def _ledger_for_new_run(self) -> Ledger:
+        return self
 
     def get_metric_history(self, run_ids: str | Sequence[str], key: str | None = None,
                            keys: Sequence[str] | None = None) -> pa.Table:
@@ -378,18 +80,18 @@ class Ledger:
                 out.append(Run.of(folder.record))
         return out
 
+    def damaged_runs(self) -> list[str]:
+        """Ids of committed runs whose record is damaged (listings skip them)."""
+        from ledger.query import search
+
+        return search.snapshot(self).damaged()
+
     def reindex(self) -> int:
         """Rebuild the Parquet snapshot of the run table from the ref; returns the run count."""
         from ledger.query import search
 
         manifest = search.snapshot(self).rebuild()
         return sum(s.rows for s in manifest.segments)
-
-    def damaged_runs(self) -> list[str]:
-        """Ids of committed runs whose record is damaged (listings skip them)."""
-        from ledger.query import search
-
-        return search.snapshot(self).damaged()
 
     def export(self, folder: str | os.PathLike[str], include_deleted: bool = False,
                overwrite: bool = False) -> dict[str, int]:
@@ -413,153 +115,28 @@ class Ledger:
             entry["last_start_time"] = max(entry["last_start_time"], start)
         return sorted(counts.values(), key=lambda e: e["name"])
 
-    def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
-        return list(self.get_run(run_id).artifacts)
 
-    def read_artifact(self, run_id: str, path: str) -> bytes:
-        rid = self.resolve(run_id)
-        path = names.check_artifact_path(path)
-        tree = self.store.folder_tree(self.store.root(self.store.head()), rid)
-        entry = self.store.objects.lookup(tree, f"artifacts/{path}") if tree else None
-        if entry is None:
-            for rep in replay.live(self.journal_dir, rid):
-                if path in rep.artifacts:
-                    return self.store.objects.blob_bytes(rep.artifacts[path][0])
-            raise RunNotFoundError(f"run {rid} has no artifact {path!r}")
-        if entry[0] & 0o040000:
-            raise InvalidInputError(f"{path!r} is a folder of artifacts; give a file path")
-        return self.store.objects.blob_bytes(entry[1])
-
-    def _artifact_blobs(self, rid: str) -> dict[str, tuple[int, bytes]]:
-        """path -> (mode, blob id) of every artifact of a run: committed, then journaled."""
-        tree = self.store.folder_tree(self.store.root(self.store.head()), rid)
-        found = {path: (mode, sha) for path, mode, sha in
-                 (self.store.artifact_files(tree) if tree else ())}
-        for rep in replay.live(self.journal_dir, rid):
-            for path, (sha, _size) in rep.artifacts.items():
-                found.setdefault(path, (FILE_MODE, sha))
-        return found
-
-    def download_artifacts(self, run_id: str, path: str | None, dst: str | os.PathLike[str]
-                           ) -> Path:
-        """Write an artifact file, or a folder of them (path None: all), below `dst` (created
-        if missing), streaming each file. Every path is checked again as it is written: a
-        stored path that would leave `dst` is refused, whoever stored it (P8)."""
-        rid = self.resolve(run_id)
-        out = _output_path(dst)
-        wanted = names.check_artifact_path(path) if path else None
-        files = {p: e for p, e in self._artifact_blobs(rid).items()
-                 if wanted is None or p == wanted or p.startswith(wanted + "/")}
-        if not files:
-            raise RunNotFoundError(f"run {rid} has no artifact {wanted or ''!r}".rstrip())
-        plan = [(out / _safe_artifact(rid, rel, mode), sha, False)
-                for rel, (mode, sha) in sorted(files.items())]
-        stream.write_files(self.gitdir.common_dir, plan)
-        return out / wanted if wanted else out
-
-    def save_artifact(self, run_id: str, path: str, output: str | os.PathLike[str]) -> Path:
-        """`ledger get RUN PATH -o OUTPUT`: a file to OUTPUT (or below it, if it is a folder),
-        a folder of artifacts below OUTPUT (created if missing)."""
-        rid = self.resolve(run_id)
-        target = _output_path(output)
-        wanted = names.check_artifact_path(path)
-        entry = self._artifact_blobs(rid).get(wanted)
-        if entry is None:
-            return self.download_artifacts(rid, wanted, target)
-        rel = _safe_artifact(rid, wanted, entry[0])
-        target = target / rel if target.is_dir() else target
-        stream.write_files(self.gitdir.common_dir, [(target, entry[1], False)])
-        return target
-
-    def copy_artifact(self, run_id: str, path: str, out: BinaryIO) -> None:
-        """Stream one artifact file into `out` (e.g. stdout)."""
-        rid = self.resolve(run_id)
-        wanted = names.check_artifact_path(path)
-        entry = self._artifact_blobs(rid).get(wanted)
-        if entry is None:
-            self.read_artifact(rid, wanted)  # the error that says why (missing, or a folder)
-            return
-        _safe_artifact(rid, wanted, entry[0])
-        with stream.blobs(self.gitdir.common_dir, [entry[1]]) as found:
-            for _sha, _size, reader in found:
-                stream.copy(reader, out)
-
-    def diff(self, run_ids: Sequence[str], all_keys: bool = False) -> list[dict[str, Any]]:
-        """Params, metrics and tags of several runs side by side (differences only by default).
-
-        Each row: {"key": "params.lr", "values": [...]} with None where a run lacks the key.
-        """
-        if len(run_ids) < 2:
-            raise InvalidInputError("diff needs at least two runs")
-        runs = [self.get_run(r) for r in run_ids]
-        rows = []
-        for kind, attr in (("params", "params"), ("metrics", "metrics"), ("tags", "tags")):
-            keys = sorted({k for r in runs for k in getattr(r, attr)})
-            for key in keys:
-                values = [getattr(r, attr).get(key) for r in runs]
-                same = all(_same(values[0], v) for v in values[1:])
-                if all_keys or not same:
-                    rows.append({"key": f"{kind}.{key}", "values": values, "same": same})
-        return rows
-
-    def active_runs(self) -> list[ActiveRun]:
-        return list(self._active)
+# "Path or handle" (STYLE.md): public functions take a repository path (None: LEDGER_REPO or the
+# current folder) or an open Ledger, and close only what they opened.
+RepoArg = Union[str, "os.PathLike[str]", "Ledger", None]
 
 
-def _output_path(dst: str | os.PathLike[str]) -> Path:
-    if not os.fspath(dst):
-        raise InvalidInputError("no output path given: name a file or a folder")
-    return Path(dst)
+def where(repo: RepoArg) -> Path:
+    """The folder to run git in, for a path, an open ``Ledger`` or None (no run store opened)."""
+    if repo is not None and not isinstance(repo, (str, os.PathLike)):
+        return Path(repo.path)
+    found = gitdirs.find(repo)
+    return found.work_tree or found.git_dir
 
 
-def _safe_artifact(rid: str, path: str, mode: int) -> str:
-    """A stored artifact path, checked before anything is written from it."""
-    try:
-        rel = names.check_artifact_path(path)
-    except InvalidInputError:
-        raise DamagedRunError(f"run {rid} stores an artifact at the unsafe path {path!r}; "
-                              "refusing to write it") from None
-    if mode not in (FILE_MODE, 0o100755):
-        raise DamagedRunError(f"run {rid} stores {path!r} as mode {mode:o} (not a plain "
-                              "file); refusing to write it")
-    return rel
+def open_ledger(repo: RepoArg, recover: bool = True) -> tuple[Ledger, bool]:
+    """An open ``Ledger`` and whether this call opened it (and so must close it)."""
+    if repo is not None and not isinstance(repo, (str, os.PathLike)):
+        return repo, False
+    return Ledger(repo, recover=recover), True
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
-        return True
-    return bool(a == b)
-
-
-def _create(record: RunRecord) -> Any:
-    def change(current: RunRecord | None) -> RunRecord:
-        if current is not None:
-            raise InvalidInputError(f"run {record.id} exists already")
-        return copy.deepcopy(record)
-
-    return change
-
-
-def _require(record: RunRecord | None, rid: str) -> RunRecord:
-    if record is None:
-        raise RunNotFoundError(f"no run {rid}")
-    return record
-
-
-def _points(metrics: Sequence[tuple[str, Any, int]], ts: int) -> list[Point]:
-    out = []
-    for key, value, step in metrics:
-        key = names.check_key(key, "metric key")
-        out.append((key, names.check_step(step), ts, names.metric_value(key, value)))
-    return out
-
-
-def _default_name(run_id: str) -> str:
-    """A readable default name, like MLflow's adjective-animal names but deterministic."""
-    adjectives = ("amber", "bold", "calm", "deft", "eager", "fair", "glad", "keen", "lucid",
-                  "merry", "noble", "quick", "rapid", "sly", "tidy", "vivid")
-    animals = ("ant", "bee", "cat", "doe", "eel", "fox", "gnu", "hen", "ibis", "jay", "koi",
-               "lynx", "mole", "newt", "owl", "yak")
-    n = int(run_id[-6:], 16)
-    return f"{adjectives[n % 16]}-{animals[(n >> 4) % 16]}-{(n >> 8) % 1000}"
-
+def close_ledger(lg: Ledger, opened: bool) -> None:
+    """Close `lg` if `open_ledger` opened it (a caller's handle stays open)."""
+    if opened:
+        lg.store.objects.close()

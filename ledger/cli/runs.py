@@ -20,6 +20,7 @@ from ledger.cli.options import (
     repo_option,
     split_artifact,
 )
+from ledger.names import RUNS_REF
 
 
 @click.command()
@@ -27,10 +28,17 @@ from ledger.cli.options import (
 @click.option("--hooks", is_flag=True, help="Install the git hooks (pre-push) too.")
 def init(repo: str | None, hooks: bool) -> None:
     """Ready the repository for the ledger (idempotent)."""
-    from ledger.hooks import install as initialize
+    from ledger.hooks import install
 
-    for line in initialize.init(open_ledger(repo), hooks=hooks):
-        click.echo(line)
+    done = install.init(open_ledger(repo), hooks=hooks)
+    click.echo(f"{'created' if done.created else 'exists'} {RUNS_REF}")
+    for hook in done.hooks:
+        click.echo({
+            "installed": f"installed hook {hook.name}",
+            "unchanged": f"hook {hook.name} already installed",
+            "chained": f"kept your {hook.name} hook as {hook.name}.local; it still runs first",
+            "left-alone": f"hook {hook.name}: {hook.name}.local exists already; left both alone",
+        }[hook.action])
 
 
 @click.command()
@@ -84,7 +92,7 @@ def end(repo: str | None, run_id: str | None, status: str) -> None:
     run_id = run_id or os.environ.get("LEDGER_RUN_ID")
     if not run_id:
         raise click.UsageError("give a run id, or set LEDGER_RUN_ID")
-    click.echo(open_ledger(repo).end_run(run_id, status))
+    click.echo(open_ledger(repo).set_terminated(run_id, status))
 
 
 @click.command(name="exec", context_settings={"ignore_unknown_options": True})
@@ -204,7 +212,7 @@ def get(repo: str | None, run_id: str, path: str, output: str | None) -> None:
 @click.argument("assignments", nargs=-1, required=True, metavar="K=V...")
 def tag(repo: str | None, run_id: str, assignments: tuple[str, ...]) -> None:
     """Set tags of a run."""
-    click.echo(open_ledger(repo).set_tags(run_id, pairs(assignments, "tag")))
+    click.echo(open_ledger(repo).set_run_tags(run_id, pairs(assignments, "tag")))
 
 
 @click.command()
@@ -213,7 +221,7 @@ def tag(repo: str | None, run_id: str, assignments: tuple[str, ...]) -> None:
 @click.argument("keys", nargs=-1, required=True)
 def untag(repo: str | None, run_id: str, keys: tuple[str, ...]) -> None:
     """Delete tags of a run."""
-    click.echo(open_ledger(repo).delete_tags(run_id, keys))
+    click.echo(open_ledger(repo).delete_run_tags(run_id, keys))
 
 
 @click.command()

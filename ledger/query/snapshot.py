@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,10 +25,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ledger.errors import DamagedRunError
+from ledger.errors import DamagedRunError, LedgerError
 from ledger.query import table
 from ledger.runs.record import RunRecord
 from ledger.runs.store import RunStore, changed_runs, checked_record
+from ledger.store.files import replacing, write_atomic
+from ledger.store.git import cat_file_batch, run_git
 from ledger.store.history import Relation, relate
 
 MANIFEST = "manifest.json"
@@ -160,11 +161,9 @@ class Snapshot:
 
     # -- segments -----------------------------------------------------------------------------
     def _write(self, data: pa.Table) -> Segment:
-        self.folder.mkdir(parents=True, exist_ok=True)
         name = f"seg-{time.time_ns():x}-{secrets.token_hex(4)}.parquet"
-        tmp = self.folder / f".{name}.tmp"
-        pq.write_table(data, tmp, compression="zstd", row_group_size=64 * 1024)
-        os.replace(tmp, self.folder / name)
+        with replacing(self.folder / name) as tmp:
+            pq.write_table(data, tmp, compression="zstd", row_group_size=64 * 1024)
         return Segment(name, data.num_rows)
 
     def _compact(self, segments: list[Segment]) -> list[Segment]:
@@ -207,10 +206,7 @@ class Snapshot:
         return manifest
 
     def _save(self, manifest: Manifest) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{MANIFEST}.{os.getpid()}.{secrets.token_hex(3)}"
-        tmp.write_text(manifest.to_json())
-        os.replace(tmp, self.folder / MANIFEST)
+        write_atomic(self.folder / MANIFEST, manifest.to_json().encode())
         self._sweep(manifest)
 
     def _sweep(self, manifest: Manifest) -> None:
@@ -235,34 +231,24 @@ def all_records(store: RunStore, head: bytes | None, damaged: list[str] | None =
     damaged = [] if damaged is None else damaged
     if head is None:
         return []
-    git_dir = str(store.gitdir.common_dir)
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    git_dir = store.gitdir.common_dir
     try:
-        listing = subprocess.run(
-            ["git", "--git-dir", git_dir, "ls-tree", "-r", "-z", head.decode(), "--", "runs/"],
-            capture_output=True, check=True, env=env).stdout
-        found = [(entry.split(b"\t", 1)[0].split()[2], entry.split(b"\t", 1)[1].split(b"/"))
+        listing = run_git(git_dir, ["ls-tree", "-r", "-z", head.decode(), "--", "runs/"]).stdout
+        found = [(entry.split(b"\t", 1)[0].split()[2].decode(),
+                  entry.split(b"\t", 1)[1].split(b"/"))
                  for entry in listing.split(b"\0") if _is_record(entry)]
-        shas = [sha for sha, _ in found]
-        batch = subprocess.run(["git", "--git-dir", git_dir, "cat-file", "--batch"],
-                               input=b"\n".join(shas) + b"\n", capture_output=True,
-                               check=True, env=env).stdout
-    except (OSError, subprocess.CalledProcessError, IndexError):
+        objects = cat_file_batch(git_dir, [sha for sha, _ in found])
+    except (LedgerError, IndexError):
         return [f.record for f in store.folders(store.root(head), damaged)]
     records = []
-    pos = 0
-    for _sha, parts in found:
-        end = batch.index(b"\n", pos)
-        header = batch[pos:end].split(b" ")  # "<sha> <type> <size>" or "<sha> missing"
-        size = int(header[2]) if len(header) == 3 else -1
+    for (_sha, parts), obj in zip(found, objects):
         rid = parts[2].decode("utf-8", "replace")
         try:
-            if size < 0 or header[1] != b"blob" or parts[1].decode() != rid[-2:]:
+            if obj is None or obj.type != "blob" or parts[1].decode() != rid[-2:]:
                 raise DamagedRunError(f"run folder {rid} is not a run's")
-            records.append(checked_record(batch[end + 1:end + 1 + size], rid))
+            records.append(checked_record(obj.body, rid))
         except (DamagedRunError, UnicodeDecodeError):
             damaged.append(rid)
-        pos = end + 1 + (size + 1 if size >= 0 else 0)
     return records
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ledger.errors import LedgerError
+from ledger.store.files import replacing
 
 CHUNK = 1 << 20
 STREAM_ABOVE = 4 * CHUNK  # smaller files are read whole (and may share one pack)
@@ -115,21 +116,12 @@ def copy(reader: BinaryIO, out: BinaryIO) -> None:
 
 
 def write_files(git_dir: Path, files: list[tuple[Path, bytes, bool]]) -> None:
-    """Write blobs to files (target, blob id, executable), each through a temporary file in
-    its own folder renamed into place, streaming the contents."""
+    """Write blobs to files (target, blob id, executable), each atomically, streaming the
+    contents (permissions from the umask, as tar -x gives them)."""
     with blobs(git_dir, [sha for _, sha, _ in files]) as found:
         for (target, _sha, executable), (_s, _size, reader) in zip(files, found):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-            try:
-                with open(tmp, "xb") as out:  # permissions from the umask, as tar -x gives
+            with replacing(target) as tmp:
+                with open(tmp, "wb") as out:
                     copy(reader, out)
                 if executable:
                     os.chmod(tmp, os.stat(tmp).st_mode | 0o111)
-                os.replace(tmp, target)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except FileNotFoundError:
-                    pass
-                raise
