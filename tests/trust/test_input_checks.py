@@ -18,7 +18,7 @@ from ledger.runs import journal
 
 def test_huge_step_on_the_fast_path_is_refused(repo: Path) -> None:
     lg = Ledger(repo)
-    with lg.start_run("e") as run:
+    with lg.open_run("e") as run:
         run.log_metric("m", 1.0, step=3)
         for bad in (2**63, -(2**63) - 1, 2**70):
             with pytest.raises(InvalidInputError):
@@ -30,7 +30,7 @@ def test_huge_step_on_the_fast_path_is_refused(repo: Path) -> None:
 def test_numpy_steps_and_values(repo: Path) -> None:
     np = pytest.importorskip("numpy")
     lg = Ledger(repo)
-    with lg.start_run("e") as run:
+    with lg.open_run("e") as run:
         run.log_metric("a", np.float32(0.5), step=np.int64(2))
         run.log_metric("b", np.float64(1.5), step=np.int32(3))
         run.log_metrics({"c": np.int64(4)}, step=np.uint8(4))
@@ -45,7 +45,7 @@ def test_numpy_steps_and_values(repo: Path) -> None:
 
 def test_lone_surrogates_are_refused_and_change_nothing(repo: Path) -> None:
     lg = Ledger(repo)
-    run = lg.start_run("e")
+    run = lg.open_run("e")
     run.set_tag("ok", "fine")
     for call in (lambda: run.set_tag("t", "bad\udcff"), lambda: run.log_param("p", "\ud800"),
                  lambda: run.set_tags({"u": "x", "v": "\udcfe"}),
@@ -57,7 +57,7 @@ def test_lone_surrogates_are_refused_and_change_nothing(repo: Path) -> None:
     assert got.info.status == "FINISHED" and got.tags.get("ok") == "fine"
     assert "t" not in got.tags and "u" not in got.tags and got.params == {}
     with pytest.raises(InvalidInputError):
-        lg.start_run("exp\udcff")
+        lg.open_run("exp\udcff")
     with pytest.raises(InvalidInputError):
         lg.log_run("e", "n", tags={"k": "\udcff"})
     assert not list(journal.scan(lg.journal_dir))

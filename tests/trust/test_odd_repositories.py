@@ -72,7 +72,7 @@ def test_sha256_repository_is_refused_with_nothing_written(tmp_path: Path) -> No
 def test_read_only_repository(repo: Path, read_only) -> None:
     lg = Ledger(repo)
     rid = lg.log_run("e", "r", params={"a": "1"}, metrics=[("acc", 0.5, 0)])
-    body = ("import os, sys, ledger\nrun = ledger.Ledger(sys.argv[1]).start_run('e')\n"
+    body = ("import os, sys, ledger\nrun = ledger.Ledger(sys.argv[1]).open_run('e')\n"
             "run.log_metric('m', 2.0)\nprint(run.id)\nos._exit(0)\n")
     dead = subprocess.run([sys.executable, "-c", body, str(repo)], capture_output=True,
                           text=True).stdout.strip()  # its journal cannot be committed here
@@ -131,7 +131,7 @@ def test_foreign_host_run_is_recovered_and_ended_with_its_metrics(repo: Path) ->
     once it has not been written for LEDGER_ABANDONED_SECONDS; `ledger end` commits its
     metrics at once."""
     lg = Ledger(repo)
-    run = lg.start_run("e")
+    run = lg.open_run("e")
     for i in range(5):
         run.log_metric("loss", float(i), step=i)
     run._journal.close()
@@ -158,7 +158,7 @@ def test_foreign_host_run_is_recovered_and_ended_with_its_metrics(repo: Path) ->
 
 def test_foreign_host_run_killed_is_recovered(repo: Path) -> None:
     body = ("import os, sys, ledger\nlg = ledger.Ledger(sys.argv[1])\n"
-            "run = lg.start_run('e')\nrun.log_metric('m', 7.0)\nprint(run.id)\nos._exit(0)\n")
+            "run = lg.open_run('e')\nrun.log_metric('m', 7.0)\nprint(run.id)\nos._exit(0)\n")
     proc = subprocess.run([sys.executable, "-c", body, str(repo)], capture_output=True,
                           text=True, env={**os.environ, "LEDGER_FAKE": "1"})
     rid = proc.stdout.strip()
