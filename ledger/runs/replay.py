@@ -215,9 +215,13 @@ def recover(store: RunStore, folder: Path) -> list[str]:
     found = [rep for rep in found if rep not in waiting]
     done: list[Replayed] = []
     by_run: dict[str, list[Replayed]] = {}
+    root = store.root(store.head())
     for rep in found:
-        if not rep.records and not rep.problems:
-            journal.remove(rep.path)  # a header alone: nothing was logged into it
+        if not rep.records and not rep.problems and not (
+                rep.is_owner and store.folder_tree(root, rep.run_id) is not None):
+            # a header alone: nothing was logged into it (an owner's header alone still
+            # says its committed run was killed, as `ledger exec` leaves it)
+            journal.remove(rep.path)
         else:
             by_run.setdefault(rep.run_id, []).append(rep)
     try:
