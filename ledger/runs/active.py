@@ -155,7 +155,7 @@ class ActiveRun:
         self._add_artifacts(pairs)
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self._add_bytes(text.encode("utf-8"), artifact_file)
+        self._add_bytes(names.check_text(text, "text").encode("utf-8"), artifact_file)
 
     def log_dict(self, dictionary: Any, artifact_file: str) -> None:
         """JSON (or YAML for .yaml/.yml, where PyYAML is installed) as an artifact."""
@@ -166,9 +166,11 @@ class ActiveRun:
                 raise InvalidInputError(
                     "log_dict to YAML needs PyYAML; use a .json file name or install pyyaml"
                 ) from None
-            data = yaml.safe_dump(dictionary, sort_keys=False).encode()
+            data = names.check_text(yaml.safe_dump(dictionary, sort_keys=False),
+                                    "dictionary").encode()
         else:
-            data = (json.dumps(dictionary, indent=2, ensure_ascii=False) + "\n").encode()
+            data = names.check_text(json.dumps(dictionary, indent=2, ensure_ascii=False),
+                                    "dictionary").encode() + b"\n"
         self._add_bytes(data, artifact_file)
 
     def log_input(self, path: str | os.PathLike[str], context: str | None = None) -> None:

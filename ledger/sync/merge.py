@@ -213,7 +213,10 @@ def _merge_metrics(ctx: MergeContext, ea: dict[bytes, Entry], eb: dict[bytes, En
         return _metric_entries(ctx, union)
     points = []
     for sha in sorted({*fa.values(), *fb.values()}):
-        points.extend(parquet.read_metrics(ctx.store.blob_bytes(sha)))
+        try:
+            points.extend(parquet.read_metrics(ctx.store.blob_bytes(sha)))
+        except Exception:  # bytes the reader did not write: the run is damaged, not the pull
+            raise DamagedRunError(f"metric file {sha.decode()[:12]} cannot be read") from None
     data = ctx.put_blob(parquet.write_metrics(canonical_points(points)))
     if ended:
         return {METRICS_FILE.encode(): (FILE_MODE, data)}

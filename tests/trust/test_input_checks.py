@@ -49,7 +49,8 @@ def test_lone_surrogates_are_refused_and_change_nothing(repo: Path) -> None:
     run.set_tag("ok", "fine")
     for call in (lambda: run.set_tag("t", "bad\udcff"), lambda: run.log_param("p", "\ud800"),
                  lambda: run.set_tags({"u": "x", "v": "\udcfe"}),
-                 lambda: run.log_text("x", "a\udcffb.txt")):
+                 lambda: run.log_text("x", "a\udcffb.txt"), lambda: run.log_text("\udcff", "t"),
+                 lambda: run.log_dict({"k": "\udcff"}, "d.json")):
         with pytest.raises(InvalidInputError, match="UTF-8"):
             call()
     run.end()
@@ -165,3 +166,11 @@ def test_metrics_never_abort_at_exit(repo: Path) -> None:
     codes = [subprocess.run([sys.executable, "-c", body, str(repo), rid]).returncode
              for _ in range(20)]
     assert set(codes) == {0}
+
+
+def test_non_utf8_ledger_toml_is_one_line(repo: Path) -> None:
+    (repo / "ledger.toml").write_bytes(b"[registry.iris]\nprod = \"v\xe9\"\n")
+    for args in (("registry", "check"), ("registry", "plan")):
+        res = run_ledger(*args, cwd=repo)
+        assert res.code == 1 and "UTF-8" in res.out + res.err, res.err
+        assert res.err.startswith("error:") and res.err.count("\n") == 1, res.err
