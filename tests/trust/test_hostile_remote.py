@@ -7,11 +7,10 @@ import json
 import os
 from pathlib import Path
 
-from conftest import git, make_repo, run_ledger
-from crafting import FILE, GITLINK, LINK, craft
-
 from ledger.api import Ledger
 from ledger.names import new_run_id
+from tests.conftest import git, make_repo, run_ledger
+from tests.trust.crafting import FILE, GITLINK, LINK, craft
 
 
 def run_json(lg: Ledger, rid: str) -> bytes:

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, run_ledger
 
 from ledger.api import Ledger
 from ledger.errors import InvalidInputError
 from ledger.runs import journal
+from tests.conftest import git, run_ledger
 
 
 def test_huge_step_on_the_fast_path_is_refused(repo: Path) -> None:

@@ -13,11 +13,11 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import make_repo
 
 from ledger.api import Ledger
 from ledger.cli.main import main
 from ledger.runs import journal
+from tests.conftest import make_repo
 
 
 def cli(repo: Path, *args: str) -> tuple[int, str, str]:

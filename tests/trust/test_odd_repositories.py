@@ -12,10 +12,10 @@ from pathlib import Path
 
 import msgpack
 import pytest
-from conftest import git, make_repo, run_ledger, user_state
 
 from ledger.api import Ledger
 from ledger.runs import journal
+from tests.conftest import git, make_repo, run_ledger, user_state
 
 # -- real mounts (a small tmpfs, a read-only bind), where the tests run as root -------------
 

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git
 
 from ledger.api import Ledger
 from ledger.registry.api import register_model
+from tests.conftest import git
 
 WORKER = """
 import sys, time

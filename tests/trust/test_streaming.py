@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git
+
+from tests.conftest import git
 
 BODY = """
 import os, resource, sys
