@@ -101,3 +101,11 @@ class StorageError(LedgerError):
 
 class DamagedRunError(LedgerError):
     """A run's record in the ledger (or a journal) is damaged or not in the expected format."""
+
+
+class ModelError(LedgerError):
+    """A model folder, flavor or model URI cannot be used (missing MLmodel, unknown flavor...)."""
+
+
+class ModelSchemaError(ModelError, InvalidInputError):
+    """Input to a model does not match its signature (missing or mistyped columns)."""
