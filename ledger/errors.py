@@ -95,6 +95,14 @@ class DesiredStateError(RegistryError):
         self.problems = problems
 
 
+class StorageError(LedgerError):
+    """The repository could not be written (full disk, read-only file system, permissions)."""
+
+
+class DamagedRunError(LedgerError):
+    """A run's record in the ledger (or a journal) is damaged or not in the expected format."""
+
+
 class ModelError(LedgerError):
     """A model folder, flavor or model URI cannot be used (missing MLmodel, unknown flavor...)."""
 

@@ -95,7 +95,7 @@ class ActiveRun:
             names.check_key(key, "metric key")
         if type(value) is not float:
             value = names.metric_value(key, value)
-        if type(step) is not int:
+        if type(step) is not int or not -(2**63) <= step < 2**63:
             step = names.check_step(step)
         ts = time.time_ns() // 1_000_000 if timestamp is None else names.check_timestamp(timestamp)
         with self._buffer:
@@ -124,9 +124,10 @@ class ActiveRun:
             probe = RunRecord(id=self.id, params=dict(self._record.params))
             for key, value in checked.items():  # all or nothing
                 probe.set_param(key, value)
-            for key, value in checked.items():
-                if self._record.set_param(key, value):
+            for key, value in checked.items():  # journaled first: a refused write changes nothing
+                if key not in self._record.params:
                     self._journal.append(journal.PARAM, key, value)
+                    self._record.set_param(key, value)
                     self._dirty = True
 
     def set_tag(self, key: str, value: Any) -> None:
@@ -138,8 +139,8 @@ class ActiveRun:
             self._check_open()
             for key, value in checked.items():
                 clock = self._record.next_clock()
-                self._record.set_tag(key, value, clock)
                 self._journal.append(journal.TAG, key, value, *clock)
+                self._record.set_tag(key, value, clock)
                 self._dirty = True
 
     def delete_tag(self, key: str) -> None:
@@ -147,8 +148,8 @@ class ActiveRun:
         with self._buffer:
             self._check_open()
             clock = self._record.next_clock()
-            self._record.delete_tag(key, clock)
             self._journal.append(journal.UNTAG, key, *clock)
+            self._record.delete_tag(key, clock)
             self._dirty = True
 
     def log_artifact(self, local_path: str | os.PathLike[str],
@@ -174,7 +175,7 @@ class ActiveRun:
         self._add_artifacts(pairs)
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self._add_bytes(text.encode("utf-8"), artifact_file)
+        self._add_bytes(names.check_text(text, "text").encode("utf-8"), artifact_file)
 
     def log_dict(self, dictionary: Any, artifact_file: str) -> None:
         """JSON (or YAML for .yaml/.yml, where PyYAML is installed) as an artifact."""
@@ -185,9 +186,11 @@ class ActiveRun:
                 raise InvalidInputError(
                     "log_dict to YAML needs PyYAML; use a .json file name or install pyyaml"
                 ) from None
-            data = yaml.safe_dump(dictionary, sort_keys=False).encode()
+            data = names.check_text(yaml.safe_dump(dictionary, sort_keys=False),
+                                    "dictionary").encode()
         else:
-            data = (json.dumps(dictionary, indent=2, ensure_ascii=False) + "\n").encode()
+            data = names.check_text(json.dumps(dictionary, indent=2, ensure_ascii=False),
+                                    "dictionary").encode() + b"\n"
         self._add_bytes(data, artifact_file)
 
     def log_input(self, path: str | os.PathLike[str], context: str | None = None) -> None:
@@ -196,8 +199,8 @@ class ActiveRun:
         entry = self._ledger._fingerprint(path, context)
         with self._buffer:
             self._check_open()
-            self._record.add_input(entry)
             self._journal.append(journal.INPUT, entry)
+            self._record.add_input(entry)
             self._dirty = True
 
     def _add_bytes(self, data: bytes, artifact_file: str) -> None:
@@ -283,14 +286,15 @@ class ActiveRun:
                 callback(self)
 
     def _finish(self, status: str) -> None:
+        owner = self._owner and self._journal.owned_here  # a forked child never ends it
         with self._buffer:  # stop accepting first: a later call raises, none is dropped
             self._closed = True
-            if self._owner and self._final is None:
+            if owner and self._final is None:
                 self._set_final(status)
         try:
-            self._commit(end=self._owner)
+            self._commit(end=owner)
         except KeyboardInterrupt:
-            if self._owner and self._final != "KILLED":
+            if owner and self._final != "KILLED":
                 with self._buffer:
                     self._set_final("KILLED")
             raise
@@ -301,8 +305,8 @@ class ActiveRun:
     def _set_final(self, status: str) -> None:
         clock = self._record.next_clock()
         end_time = time.time_ns() // 1_000_000
+        self._journal.append(journal.END, status, end_time, *clock)  # journaled first
         self._record.finish(status, end_time, clock)
-        self._journal.append(journal.END, status, end_time, *clock)
         self._final = status
         self._dirty = True
 

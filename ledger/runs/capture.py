@@ -16,15 +16,28 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidInputError
-from ledger.store.git import git_env
+from ledger.names import check_text
 from ledger.store.gitdir import GitDir
 
+# variables that would point git at another repository than the one the run lands in
+_REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+             "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE")
 
-def _git(work_tree: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+
+def _git(gitdir: GitDir, *args: str, index: Path | None = None
+         ) -> subprocess.CompletedProcess[bytes]:
+    """git on exactly the repository the run lands in (never one named by the environment),
+    read-only: no optional locks, and `index` (a private copy) instead of the user's index."""
+    env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
+    env.update({"GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"})
+    if index is not None:
+        env["GIT_INDEX_FILE"] = str(index)
+    assert gitdir.work_tree is not None
     return subprocess.run(
-        ["git", "-C", str(work_tree), *args],
+        ["git", "--git-dir", str(gitdir.git_dir), "--work-tree", str(gitdir.work_tree),
+         "-C", str(gitdir.work_tree), *args],
         capture_output=True,
-        env=git_env(),  # the environment as it is now (GIT_DIR may have changed since)
+        env=env,  # built now: the environment as it is at this call
         check=False,
     )
 
@@ -33,7 +46,9 @@ def source(gitdir: GitDir, argv: list[str] | None = None) -> tuple[dict[str, Any
     """The source of a run: commit, branch, dirty flag, argv; and the dirty patch, if any."""
     info, patch = _tree_state(gitdir)
     info = dict(info)
-    info["argv"] = list(sys.argv if argv is None else argv)
+    # arguments are bytes to the system: undecodable ones are kept readable, escaped
+    info["argv"] = [os.fsencode(a).decode("utf-8", "backslashreplace")
+                    for a in (sys.argv if argv is None else argv)]
     return info, patch
 
 
@@ -44,28 +59,44 @@ def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
     info: dict[str, Any] = {"commit": None, "branch": None, "dirty": False}
     patch: bytes | None = None
     if gitdir.work_tree is not None:
-        status = _git(gitdir.work_tree, "status", "--porcelain=v2", "--branch", "-z",
+        status = _git(gitdir, "status", "--porcelain=v2", "--branch", "-z",
                       "--untracked-files=no")
         if status.returncode == 0:
             entries = status.stdout.split(b"\0")
             for entry in entries:
                 if entry.startswith(b"# branch.oid "):
-                    oid = entry[len(b"# branch.oid "):].decode()
+                    oid = entry[len(b"# branch.oid "):].decode("ascii", "replace")
                     info["commit"] = None if oid == "(initial)" else oid
                 elif entry.startswith(b"# branch.head "):
-                    head = entry[len(b"# branch.head "):].decode()
+                    head = entry[len(b"# branch.head "):].decode("utf-8", "replace")
                     info["branch"] = None if head == "(detached)" else head
                 elif entry and not entry.startswith(b"#"):
                     info["dirty"] = True
             if info["dirty"]:
-                base = info["commit"] or _empty_tree(gitdir.work_tree)
-                diff = _git(gitdir.work_tree, "diff", "--binary", base)
-                patch = diff.stdout if diff.returncode == 0 and diff.stdout else None
+                patch = _patch(gitdir, info["commit"] or _empty_tree(gitdir))
     return info, patch
 
 
-def _empty_tree(work_tree: Path) -> str:
-    out = _git(work_tree, "hash-object", "-t", "tree", "/dev/null")
+def _patch(gitdir: GitDir, base: str) -> bytes | None:
+    """`git diff --binary BASE` of the work tree. git refreshes (rewrites) the index it diffs
+    with, even with GIT_OPTIONAL_LOCKS=0, so it is given a private copy of the user's index."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ledger-index-") as tmp:
+        index = Path(tmp) / "index"
+        try:
+            shutil.copyfile(gitdir.git_dir / "index", index)
+        except FileNotFoundError:
+            pass  # no index yet: git diffs against an empty one
+        except OSError:
+            return None
+        diff = _git(gitdir, "diff", "--binary", base, index=index)
+    return diff.stdout if diff.returncode == 0 and diff.stdout else None
+
+
+def _empty_tree(gitdir: GitDir) -> str:
+    out = _git(gitdir, "hash-object", "-t", "tree", "/dev/null")
     return out.stdout.decode().strip() or "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
@@ -129,7 +160,7 @@ def input_fingerprint(path: str | os.PathLike[str], root: Path | None,
             shown = resolved.relative_to(root.resolve()).as_posix()
         except ValueError:
             shown = str(resolved)
-    entry: dict[str, Any] = {"path": shown}
+    entry: dict[str, Any] = {"path": check_text(shown, "input path")}
     if resolved.is_dir():
         outer = hashlib.sha256()
         size = count = 0

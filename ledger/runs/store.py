@@ -30,7 +30,12 @@ from dataclasses import dataclass, field
 from dulwich.objects import Commit, ObjectID, ShaFile
 
 from ledger import names
-from ledger.errors import AmbiguousRunIdError, InvalidInputError, RunNotFoundError
+from ledger.errors import (
+    AmbiguousRunIdError,
+    DamagedRunError,
+    InvalidInputError,
+    RunNotFoundError,
+)
 from ledger.runs.record import Point, RunRecord, canonical_points, float_to_json
 from ledger.store import parquet, trees
 from ledger.store.gitdir import GitDir
@@ -103,7 +108,7 @@ class RunStore:
         entry = self.objects.lookup(tree, RUN_FILE)
         if entry is None:
             return None
-        return Folder(run_id, tree, RunRecord.from_json(self.objects.blob_bytes(entry[1])))
+        return Folder(run_id, tree, checked_record(self.objects.blob_bytes(entry[1]), run_id))
 
     def run_ids(self, root: bytes | None) -> Iterator[str]:
         if root is None:
@@ -116,9 +121,16 @@ class RunStore:
                 for entry in self.objects.tree(fan.sha).iteritems():
                     yield entry.path.decode()
 
-    def folders(self, root: bytes | None) -> Iterator[Folder]:
+    def folders(self, root: bytes | None, damaged: list[str] | None = None
+                ) -> Iterator[Folder]:
+        """Every run folder; a damaged one is skipped (its id added to `damaged`)."""
         for run_id in self.run_ids(root):
-            folder = self.load(root, run_id)
+            try:
+                folder = self.load(root, run_id)
+            except DamagedRunError:
+                if damaged is not None:
+                    damaged.append(run_id)
+                continue
             if folder is not None:
                 yield folder
 
@@ -144,9 +156,18 @@ class RunStore:
     def points(self, folder_tree: bytes) -> list[Point]:
         """Every metric point of a run, in canonical order."""
         found: list[Point] = []
-        for _path, _mode, sha in self._metric_files(folder_tree):
-            found.extend(parquet.read_metrics(self.objects.blob_bytes(sha)))
+        for path, _mode, sha in self._metric_files(folder_tree):
+            found.extend(self._read_points(path, sha))
         return canonical_points(found)
+
+    def _read_points(self, path: str, sha: bytes) -> list[Point]:
+        try:
+            return parquet.read_metrics(self.objects.blob_bytes(sha))
+        except DamagedRunError:
+            raise
+        except Exception as exc:  # the reader meets bytes it did not write: any error
+            raise DamagedRunError(f"the metric file {path} ({sha.decode()[:12]}) cannot be "
+                                  f"read ({type(exc).__name__})") from None
 
     def _metric_files(self, folder_tree: bytes) -> list[tuple[str, int, bytes]]:
         out: list[tuple[str, int, bytes]] = []
@@ -242,8 +263,8 @@ class RunStore:
         if compact and (len(existing) > 1 or (existing and points)
                         or (existing and existing[0][0] != METRICS_FILE)):
             everything = list(points)
-            for _path, _mode, sha in existing:
-                everything.extend(parquet.read_metrics(self.objects.blob_bytes(sha)))
+            for path, _mode, sha in existing:
+                everything.extend(self._read_points(path, sha))
             files[CHUNKS_DIR] = None
             files[METRICS_FILE] = self._points_blob(canonical_points(everything), out)
         elif points and compact:
@@ -310,6 +331,21 @@ class RunStore:
         return head
 
 
+def checked_record(data: bytes, run_id: str) -> RunRecord:
+    """The record in a run folder's run.json, which must be the folder's own run: a folder
+    speaks for its own id only (a copied or crafted run.json never replaces another run)."""
+    try:
+        record = RunRecord.from_json(data)
+    except DamagedRunError as exc:
+        if run_id in str(exc):
+            raise
+        raise DamagedRunError(f"run {run_id}: {exc}") from None
+    if record.id != run_id:
+        raise DamagedRunError(f"the folder of run {run_id} holds the record of run "
+                              f"{record.id}: ignored (a run folder speaks for its own id)")
+    return record
+
+
 def artifact_clash(path: str, existing: Iterable[str]) -> str | None:
     """An existing artifact path that `path` would turn into a folder, or the reverse."""
     for other in existing:
@@ -324,6 +360,13 @@ def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes |
 
     Only fan-out folders whose tree id changed are opened: the cost follows the change.
     """
+    return sorted(name for _fan, name in changed_folders(objects, old_root, new_root))
+
+
+def changed_folders(objects: ObjectStore, old_root: bytes | None, new_root: bytes | None
+                    ) -> list[tuple[str, str]]:
+    """(fan-out folder, name) of every folder below `runs/` of the new tree that differs
+    from the old one, sorted."""
     def folders(tree: bytes | None, path: str = "") -> dict[bytes, bytes]:
         if tree is None:
             return {}
@@ -334,12 +377,13 @@ def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes |
                 if stat.S_ISDIR(e.mode)}
 
     old_fans, new_fans = folders(old_root, "runs"), folders(new_root, "runs")
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for fan, sha in new_fans.items():
         if old_fans.get(fan) != sha:
             before = folders(old_fans.get(fan))
-            out.extend(name.decode() for name, run in folders(sha).items()
-                       if before.get(name) != run)
+            out.extend((fan.decode("utf-8", "surrogateescape"),
+                        name.decode("utf-8", "surrogateescape"))
+                       for name, run in folders(sha).items() if before.get(name) != run)
     return sorted(out)
 
 
