@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from dulwich.objects import Commit, ObjectID, ShaFile
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile
 
 from ledger import names
 from ledger.errors import AmbiguousRunIdError, InvalidInputError, RunNotFoundError
@@ -149,20 +149,25 @@ class RunStore:
 
     # -- writing ------------------------------------------------------------------------------
     def commit(self, updates: list[Update]) -> bytes | None:
-        """Apply updates to the head in one commit; retried on a lost race (P2)."""
+        """Apply updates to the head in one commit; rebuilt on a lost race (P2).
+
+        A rebuild redoes only what depends on the head (the run records and the few trees on
+        their paths): the metric files are encoded once and their blobs, written by the first
+        try, are not written again. Writers of this machine take turns (see store/refs.py).
+        """
         if not updates:
             return self.head()
+        by_run: dict[str, list[Update]] = {}
+        for update in updates:  # several changes to one run build on each other
+            by_run.setdefault(update.run_id, []).append(update)
+        encoded: dict[tuple[str, tuple[bytes, ...]], Blob] = {}
 
         def build(old: bytes | None) -> bytes | None:
             root = self.root(old)
             out: list[ShaFile] = []
             changes: dict[str, trees.Entry | None] = {}
-            lines: list[str] = []
-            by_run: dict[str, list[Update]] = {}
-            for update in updates:  # several changes to one run build on each other
-                by_run.setdefault(update.run_id, []).append(update)
-            for group in by_run.values():
-                lines.append(self._apply(root, group, changes, out))
+            lines = [self._apply(root, group, changes, out, encoded)
+                     for group in by_run.values()]
             new_root = trees.edit(self.objects, root, changes, out)
             if new_root is None:
                 new_root = trees.build({}, out)
@@ -172,7 +177,9 @@ class RunStore:
             self.objects.add(out)
             return out[-1].id
 
-        return self.refs.update(RUNS_REF, build)
+        head = self.refs.update(RUNS_REF, build)
+        self.objects.consolidate()
+        return head
 
     def _apply(
         self,
@@ -180,6 +187,7 @@ class RunStore:
         group: list[Update],
         changes: dict[str, trees.Entry | None],
         out: list[ShaFile],
+        encoded: dict[tuple[str, tuple[bytes, ...]], Blob],
     ) -> str:
         """Apply the updates of one run, in order, to the run as found under `root`."""
         run_id = group[0].run_id
@@ -199,15 +207,25 @@ class RunStore:
         compact = any(u.compact for u in group)
         files: dict[str, trees.Entry | None] = {}
         existing = self._metric_files(folder.tree) if folder else []
+
+        def points_blob(merged: tuple[bytes, ...]) -> trees.Entry:
+            """The metric file of `points` plus the files `merged`, encoded once per commit."""
+            key = (run_id, merged)
+            data = encoded.get(key)
+            if data is None:
+                everything = list(points)
+                for sha in merged:
+                    everything.extend(parquet.read_metrics(self.objects.blob_bytes(sha)))
+                data = encoded[key] = blob(parquet.write_metrics(canonical_points(everything)))
+            out.append(data)
+            return (FILE_MODE, data.id)
+
         if compact and (len(existing) > 1 or (existing and points)
                         or (existing and existing[0][0] != METRICS_FILE)):
-            everything = list(points)
-            for _path, _mode, sha in existing:
-                everything.extend(parquet.read_metrics(self.objects.blob_bytes(sha)))
             files[CHUNKS_DIR] = None
-            files[METRICS_FILE] = self._points_blob(canonical_points(everything), out)
+            files[METRICS_FILE] = points_blob(tuple(sha for _p, _m, sha in existing))
         elif points:
-            entry = self._points_blob(canonical_points(points), out)
+            entry = points_blob(())
             chunk = f"{CHUNKS_DIR}/{entry[1][:16].decode()}.parquet"
             files[METRICS_FILE if compact else chunk] = entry
         record.add_points(points)
@@ -222,11 +240,6 @@ class RunStore:
         for rel, change in files.items():
             changes[f"{base}/{rel}"] = change
         return audit_line(record, group[-1].event)
-
-    def _points_blob(self, points: list[Point], out: list[ShaFile]) -> trees.Entry:
-        data = blob(parquet.write_metrics(points))
-        out.append(data)
-        return (FILE_MODE, data.id)
 
     def _commit_object(self, tree: bytes, parent: bytes | None, lines: list[str]) -> Commit:
         commit = Commit()
