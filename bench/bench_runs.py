@@ -97,6 +97,15 @@ print(json.dumps({"ms": statistics.median(times) * 1000 if times else 0.0}))
 """
 
 
+WAIT_FOR_MERGES = """
+import json
+from ledger.store.gitdir import find
+from ledger.store.packs import Packs
+Packs(find(".").objects_dir).wait()
+print(json.dumps({}))
+"""
+
+
 def repo_size_kib(repo: Path) -> float:
     subprocess.run(["git", "-C", str(repo), "gc", "-q", "--prune=now"], check=True, env=ENV)
     out = subprocess.run(["git", "-C", str(repo), "count-objects", "-v"], capture_output=True,
@@ -137,11 +146,21 @@ def main() -> None:
                  f"{theirs_sql / ours:.0f}x / {theirs_file / ours:.0f}x"))
 
     runs_repo = fresh_repo()
+    git_before, files_before = dir_size(runs_repo / ".git")
     ours = worker(LEDGER_RUNS, runs_repo, str(n_runs))["seconds"]
+    git_after, files_after = dir_size(runs_repo / ".git")
+    worker(WAIT_FOR_MERGES, runs_repo)
+    git_merged, files_merged = dir_size(runs_repo / ".git")
     theirs = worker(MLFLOW_LOG_BATCH, runs_repo,
                     f"sqlite:///{runs_repo.parent}/batch.db", str(n_runs))["seconds"]
     rows.append((f"{n_runs} runs (20 params, 5x10 metrics, 3 tags)", f"{ours:.2f} s",
                  f"{theirs:.2f} s (log_batch)", f"{theirs / ours:.1f}x"))
+    rows.append((f".git growth per run, {n_runs} runs, before any gc",
+                 f"{(git_after - git_before) / n_runs:.2f} KiB/run",
+                 f"{(git_merged - git_before) / n_runs:.2f} KiB/run once the ledger's "
+                 "merges ran", ""))
+    rows.append((f"files added to .git by {n_runs} runs", f"{files_after - files_before}",
+                 f"{files_merged - files_before} once the ledger's merges ran", ""))
     size = repo_size_kib(runs_repo)
     mlflow_db = (runs_repo.parent / "batch.db").stat().st_size / 1024
     rows.append((f"size of {n_runs} runs after git gc", f"{size / n_runs:.2f} KiB/run",

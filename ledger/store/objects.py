@@ -20,6 +20,7 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 from ledger.errors import LedgerError
 from ledger.store.packs import Packs
 
+LOOKUP_BYTES = 8192  # blobs from this size are looked up before they are written
 RECENT_OBJECTS = 1024  # objects this process wrote, kept to be read back without a lookup
 TREE_MODE = stat.S_IFDIR
 FILE_MODE = 0o100644
@@ -101,16 +102,17 @@ class ObjectStore:
     def add(self, objects: Iterable[ShaFile]) -> None:
         """Write the objects that are not stored yet, all in one pack.
 
-        Only blobs are looked up first (a file logged again, the shared package list): new
-        trees and commits are new in practice, and a rare duplicate costs a few bytes until
-        the packs are consolidated, where a lookup would cost a scan of every pack.
+        Only larger blobs are looked up first (a file logged again, the shared package
+        list): a lookup of a new object scans every pack, while a duplicate small object
+        costs a few bytes until the packs are merged (trees and commits are new in practice).
         """
         fresh: dict[bytes, ShaFile] = {}
         for obj in objects:
             sha = obj.id
             if sha in fresh:
                 continue
-            if isinstance(obj, Blob) and (sha in self._recent or ObjectID(sha) in self._store):
+            if sha in self._recent or (isinstance(obj, Blob) and obj.raw_length() >= LOOKUP_BYTES
+                                       and ObjectID(sha) in self._store):
                 self._freshen(sha)
             else:
                 fresh[sha] = obj
