@@ -30,6 +30,7 @@ from ledger.store.flock import FileLock, busy
 
 MAX_PACKS = 16  # the ledger's packs beyond which it merges (LEDGER_MAX_PACKS)
 LINGER_SECONDS = 0.5  # a background merge waits this long for more packs before it exits
+RETRY_SECONDS = 60.0  # after a failed merge, the next one waits this long
 OWNED_FILE = "packs"  # in .git/ledger/: names of the packs the ledger wrote, one a line
 _IDX_MAGIC = b"\377tOc"
 _FACTOR = 2
@@ -136,6 +137,7 @@ class Packs:
         self.list_path = self.ledger_dir / OWNED_FILE
         self._list_lock = self.ledger_dir / "packs.lock"  # guards the list
         self._merge_lock = self.ledger_dir / "repack.lock"  # one consolidation at a time
+        self._failed = self.ledger_dir / "repack.failed"  # when the last merge failed
 
     def write(self, objects: Sequence[Entry]) -> str:
         """Write a pack and remember it as the ledger's."""
@@ -179,11 +181,14 @@ class Packs:
         return list(dict.fromkeys(line for line in text.split("\n") if line))
 
     def owned(self, listed: list[str] | None = None) -> dict[str, int]:
-        """The ledger's packs still present (and not kept by a `.keep`): name -> objects."""
+        """The ledger's packs still present and free to merge: name -> objects."""
         found: dict[str, int] = {}
         for name in self.listed() if listed is None else listed:
             base = self.pack_dir / name
-            if (base.with_suffix(".keep").exists() or not base.with_suffix(".pack").exists()):
+            # kept, promisor and cruft packs mean something to git: never merge them
+            if any(base.with_suffix(s).exists() for s in (".keep", ".promisor", ".mtimes")):
+                continue
+            if not base.with_suffix(".pack").exists():
                 continue
             try:
                 found[name] = index_count(base.with_suffix(".idx"))
@@ -201,7 +206,8 @@ class Packs:
 
     def maybe_merge(self) -> None:
         """After a write: start a background merge if the ledger has too many packs."""
-        if not self.needs_merge() or _merging(self.objects_dir) or busy(self._merge_lock):
+        if (not self.needs_merge() or _merging(self.objects_dir) or self._failed_lately()
+                or busy(self._merge_lock)):
             return
         if os.environ.get("LEDGER_PACKS_INLINE"):
             self.merge()
@@ -216,6 +222,13 @@ class Packs:
                                               str(self.objects_dir), str(self.ledger_dir)],
                              env, setsid=True, file_actions=_DEVNULL_STDIO)
         _children[self.objects_dir] = pid
+
+    def _failed_lately(self) -> bool:
+        """A merge failed a moment ago (e.g. a damaged pack): do not start one per commit."""
+        try:
+            return time.time() - self._failed.stat().st_mtime < RETRY_SECONDS
+        except FileNotFoundError:
+            return False
 
     def wait(self) -> None:
         """Block until no consolidation is running (for tests and benchmarks)."""
@@ -242,6 +255,7 @@ class Packs:
                 ids.update(dict.fromkeys(index_ids(self.pack_dir / f"{name}.idx")))
             new = self._pack_objects(ids)
             if new is None:
+                self._failed.touch()
                 return None
             gone = [n for n in chosen if n != new]
             self._rewrite_list(vanished | set(gone), (new,))
@@ -322,7 +336,12 @@ def main(argv: Sequence[str]) -> int:
     idle_until = time.monotonic() + LINGER_SECONDS
     while time.monotonic() < idle_until:  # a sweep goes on writing: stay a moment for it
         if packs.needs_merge():
-            if packs.merge() is None:
+            try:
+                merged = packs.merge()
+            except (OSError, ValueError, struct.error):
+                packs._failed.touch()
+                return 1
+            if merged is None:
                 return 0
             idle_until = time.monotonic() + LINGER_SECONDS
         else:

@@ -43,7 +43,7 @@ def edit(
     Only the trees along the changed paths are read and rewritten.
     """
     # a copy parsed from the raw tree in C: a fan-out tree has hundreds of entries
-    tree = Tree() if root is None else store.tree(root).copy()
+    tree = Tree() if root is None else Tree.from_string(store.tree(root).as_raw_string())
     grouped: dict[str, dict[str, Entry | None]] = {}
     for path, change in changes.items():
         head, sep, rest = path.partition("/")
