@@ -24,7 +24,7 @@ LAYERS: dict[str, set[str]] = {
     "store": BASE,
     "runs": BASE | {"store"},
     "query": BASE | {"store", "runs"},
-    "api": BASE | {"store", "runs", "query", "fluent"},
+    "api": BASE | {"store", "runs", "query"},
     "fluent": BASE | {"store", "runs", "query", "api"},
     "registry": BASE | {"store", "runs", "query", "api"},
     "sync": BASE | {"store", "runs", "query", "api", "registry"},
