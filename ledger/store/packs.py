@@ -209,7 +209,7 @@ class Packs:
         if (not self.needs_merge() or _merging(self.objects_dir) or self._failed_lately()
                 or busy(self._merge_lock)):
             return
-        if os.environ.get("LEDGER_PACKS_INLINE"):
+        if os.environ.get("LEDGER_PACKS_INLINE") or not hasattr(os, "posix_spawn"):
             self.merge()
             return
         package_root = str(Path(__file__).resolve().parents[2])
@@ -273,7 +273,8 @@ class Packs:
             ["git", "--git-dir", str(self.objects_dir.parent), "pack-objects", "-q",
              "--non-empty", str(self.pack_dir / "pack")],
             input=stdin, capture_output=True, check=False,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"})
+            env={**{k: v for k, v in os.environ.items() if k not in _REPO_ENV},
+                 "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"})
         name = f"pack-{proc.stdout.decode().strip()}"
         if proc.returncode != 0 or len(name) != 45:
             return None
@@ -296,7 +297,11 @@ def max_packs() -> int:
 
 
 _children: dict[Path, int] = {}  # the merge this process started last, per repository
-_DEVNULL_STDIO = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+_DEVNULL_STDIO = [(getattr(os, "POSIX_SPAWN_OPEN", 0), fd, os.devnull, os.O_RDWR, 0)
+                  for fd in (0, 1, 2)]
+# variables that would point git at other objects than the repository's (set in hooks)
+_REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+             "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_QUARANTINE_PATH")
 
 
 def _merging(objects_dir: Path) -> bool:
