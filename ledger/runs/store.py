@@ -15,6 +15,7 @@ A commit rewrites only the trees on the paths of the runs it touches (P4).
 from __future__ import annotations
 
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -60,11 +61,24 @@ class Update:
     strict: bool = True  # False when recovering: skip what cannot be stored, keep the rest
 
 
+@dataclass(eq=False)
+class _Ticket:
+    """Updates of one `commit` call waiting for a group commit, and their outcome."""
+
+    updates: list[Update]
+    done: bool = False
+    head: bytes | None = None
+    error: Exception | None = None
+
+
 class RunStore:
     def __init__(self, gitdir: GitDir) -> None:
         self.gitdir = gitdir
         self.objects = ObjectStore(gitdir.objects_dir)
         self.refs = Refs(gitdir.common_dir)
+        self._queue: list[_Ticket] = []  # updates waiting for the next group commit
+        self._queue_lock = threading.Lock()
+        self._committer = threading.Lock()  # one committing thread at a time
 
     # -- reading ------------------------------------------------------------------------------
     def head(self) -> bytes | None:
@@ -151,12 +165,48 @@ class RunStore:
     def commit(self, updates: list[Update]) -> bytes | None:
         """Apply updates to the head in one commit; rebuilt on a lost race (P2).
 
-        A rebuild redoes only what depends on the head (the run records and the few trees on
-        their paths): the metric files are encoded once and their blobs, written by the first
-        try, are not written again. Writers of this machine take turns (see store/refs.py).
+        Group commit: threads of this process that commit at the same time are served by one
+        commit (the thread that gets to commit takes every update waiting); if that batch
+        fails, each thread's updates are committed alone, so that each gets its own outcome.
+        Processes take turns on the ref's flock (see store/refs.py).
         """
         if not updates:
             return self.head()
+        ticket = _Ticket(list(updates))
+        with self._queue_lock:
+            self._queue.append(ticket)
+        with self._committer:
+            if not ticket.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                if not any(t is ticket for t in batch):  # taken by a batch that was interrupted
+                    batch.append(ticket)
+                self._commit_batch(batch)
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.head
+
+    def _commit_batch(self, batch: list[_Ticket]) -> None:
+        if len(batch) > 1:
+            try:
+                head = self._commit_updates([u for t in batch for u in t.updates])
+            except Exception:
+                pass  # one thread's update may be at fault: give each its own commit
+            else:
+                for t in batch:
+                    t.head, t.done = head, True
+                return
+        for t in batch:
+            try:
+                t.head = self._commit_updates(t.updates)
+            except Exception as exc:
+                t.error = exc
+            t.done = True
+
+    def _commit_updates(self, updates: list[Update]) -> bytes | None:
+        """One commit of `updates`. A rebuild after a lost race redoes only what depends on
+        the head (the run records and the few trees on their paths): the metric files are
+        encoded once, and their blobs, written by the first try, are not written again."""
         by_run: dict[str, list[Update]] = {}
         for update in updates:  # several changes to one run build on each other
             by_run.setdefault(update.run_id, []).append(update)
