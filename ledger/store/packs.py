@@ -237,8 +237,10 @@ class Packs:
 
     def merge(self, everything: bool = False) -> str | None:
         """Merge the smallest of the ledger's packs (all of them with `everything`) into one;
-        returns the new pack's name, or None if there was nothing to do or another process is
-        merging."""
+        returns the new pack's name, or None if there was nothing to do or another process (or
+        `git gc`) is merging."""
+        if (self.objects_dir.parent / "gc.pid").exists():
+            return None  # the user's `git gc` is repacking everything right now
         lock = FileLock(self._merge_lock)
         if not lock.acquire(blocking=False):
             return None
