@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git
 
 from ledger.api import Ledger
 from ledger.errors import InvalidInputError
 from ledger.runs.record import RunRecord
 from ledger.runs.store import RunStore, Update
+from tests.conftest import git
 
 
 def new_run(run_id: str, name: str) -> Update:

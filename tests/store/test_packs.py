@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git, run_ledger
 
 from ledger.api import Ledger
 from ledger.store.packs import Packs, index_ids
+from tests.conftest import git, run_ledger
 
 
 def loose_objects(repo: Path) -> list[Path]:

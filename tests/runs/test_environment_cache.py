@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import ROOT, git, make_repo, run_ledger
-
 from ledger import names
+from tests.conftest import ROOT, git, make_repo, run_ledger
 
 
 def environment(repo: Path, run_id: str) -> dict[str, str]:

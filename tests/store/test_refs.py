@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git, run_ledger
 
 from ledger.api import Ledger
 from ledger.errors import ConcurrencyError
 from ledger.runs.record import RunRecord
 from ledger.runs.store import RUNS_REF, Update
 from ledger.store import parquet, refs
+from tests.conftest import git, run_ledger
 
 
 def lock_file(repo: Path) -> Path:
