@@ -38,6 +38,10 @@ class ConcurrencyError(LedgerError):
     """A ref could not be updated after the bounded number of compare-and-swap retries."""
 
 
+class UnsupportedRepositoryError(LedgerError):
+    """The repository keeps its refs in a format the ledger cannot move safely (reftable)."""
+
+
 class FilterSyntaxError(InvalidInputError):
     """A search filter is malformed; the message points at the offending position.
 

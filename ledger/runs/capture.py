@@ -112,8 +112,21 @@ def environment() -> dict[str, Any]:
     }
 
 
-def packages(cache_dir: Path) -> bytes:
-    """The installed distributions as canonical JSON, cached per interpreter and site state."""
+def user_cache_dir() -> Path:
+    """The user's cache folder for the ledger ($XDG_CACHE_HOME/ledger, ~/.cache/ledger)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ledger"
+
+
+def packages(cache_dir: Path | None = None) -> bytes:
+    """The installed distributions as canonical JSON.
+
+    Cached in the user's cache folder (not per repository: a new repository starts fast),
+    keyed by the interpreter and the modification times of the folders on sys.path, which
+    change when a distribution is installed, upgraded or removed there.
+    """
+    if cache_dir is None:
+        cache_dir = user_cache_dir()
     stamp = [sys.executable, sys.version]
     # sys.path[0] is the script's folder: it changes with every file written beside the
     # script and holds no installed distributions, so it is left out of the stamp

@@ -62,7 +62,7 @@ class Runs:
         rid = names.check_run_id(run_id) if run_id else names.new_run_id(start)
         run_name = names.check_run_name(name) if name else _default_name(rid)
         source, patch = capture.source(self.gitdir, argv)
-        files = {PACKAGES_FILE: self._store_blob(capture.packages(self.cache_dir))[0]}
+        files = {PACKAGES_FILE: self._store_blob(capture.packages())[0]}
         if patch:
             files[PATCH_FILE] = self._store_blob(patch)[0]
             source["patch"] = PATCH_FILE

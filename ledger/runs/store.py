@@ -23,11 +23,14 @@ flushes (plain `git log` shows every flush).
 from __future__ import annotations
 
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
-from dulwich.objects import Commit, ObjectID, ShaFile
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile
 
 from ledger import names
 from ledger.errors import (
@@ -82,11 +85,24 @@ class Update:
     strict: bool = True  # False when recovering: skip what cannot be stored, keep the rest
 
 
+@dataclass(eq=False)
+class _Ticket:
+    """Updates of one `commit` call waiting for a group commit, and their outcome."""
+
+    updates: list[Update]
+    done: bool = False
+    head: bytes | None = None
+    error: Exception | None = None
+
+
 class RunStore:
     def __init__(self, gitdir: GitDir) -> None:
         self.gitdir = gitdir
         self.objects = ObjectStore(gitdir.objects_dir)
         self.refs = Refs(gitdir.common_dir)
+        self._queue: list[_Ticket] = []  # updates waiting for the next group commit
+        self._queue_lock = threading.Lock()
+        self._committer = threading.Lock()  # one committing thread at a time
 
     # -- reading ------------------------------------------------------------------------------
     def head(self) -> bytes | None:
@@ -187,20 +203,61 @@ class RunStore:
 
     # -- writing ------------------------------------------------------------------------------
     def commit(self, updates: list[Update]) -> bytes | None:
-        """Apply updates to the head in one commit; retried on a lost race (P2)."""
+        """Apply updates to the head in one commit; rebuilt on a lost race (P2).
+
+        Group commit: threads of this process that commit at the same time are served by one
+        commit (the thread that gets to commit takes every update waiting); if that batch
+        fails, each thread's updates are committed alone, so that each gets its own outcome.
+        Processes take turns on the ref's flock (see store/refs.py).
+        """
         if not updates:
             return self.head()
+        ticket = _Ticket(list(updates))
+        with self._queue_lock:
+            self._queue.append(ticket)
+        with self._committer:
+            if not ticket.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                if not any(t is ticket for t in batch):  # taken by a batch that was interrupted
+                    batch.append(ticket)
+                self._commit_batch(batch)
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.head
+
+    def _commit_batch(self, batch: list[_Ticket]) -> None:
+        if len(batch) > 1:
+            try:
+                head = self._commit_updates([u for t in batch for u in t.updates])
+            except Exception:
+                pass  # one thread's update may be at fault: give each its own commit
+            else:
+                for t in batch:
+                    t.head, t.done = head, True
+                return
+        for t in batch:
+            try:
+                t.head = self._commit_updates(t.updates)
+            except Exception as exc:
+                t.error = exc
+            t.done = True
+
+    def _commit_updates(self, updates: list[Update]) -> bytes | None:
+        """One commit of `updates`. A rebuild after a lost race redoes only what depends on
+        the head (the run records and the few trees on their paths): the metric files are
+        encoded once, and their blobs, written by the first try, are not written again."""
+        by_run: dict[str, list[Update]] = {}
+        for update in updates:  # several changes to one run build on each other
+            by_run.setdefault(update.run_id, []).append(update)
+        encoded: dict[tuple[str, tuple[Any, ...]], Blob] = {}
 
         def build(old: bytes | None) -> bytes | None:
             root = self.root(old)
             out: list[ShaFile] = []
             changes: dict[str, trees.Entry | None] = {}
-            lines: list[str] = []
-            by_run: dict[str, list[Update]] = {}
-            for update in updates:  # several changes to one run build on each other
-                by_run.setdefault(update.run_id, []).append(update)
-            for group in by_run.values():
-                lines.append(self._apply(root, group, changes, out))
+            lines = [self._apply(root, group, changes, out, encoded)
+                     for group in by_run.values()]
             new_root = trees.edit(self.objects, root, changes, out)
             if new_root is None:
                 new_root = trees.build({}, out)
@@ -215,8 +272,11 @@ class RunStore:
 
     def move_head(self, build: Callable[[bytes | None], bytes | None]) -> bytes | None:
         """The one way `refs/ledger/runs` moves (commits, merges, init): compare-and-swap from
-        the head `build` was given; `build` returns the new commit, or None to leave it."""
-        return self.refs.update(RUNS_REF, build)
+        the head `build` was given; `build` returns the new commit, or None to leave it. Then
+        the ledger's packs are merged in the background if there are too many."""
+        head = self.refs.update(RUNS_REF, build)
+        self.objects.consolidate()
+        return head
 
     def init(self) -> bool:
         """Give the runs ref its first (empty) commit; False if it exists already."""
@@ -241,6 +301,7 @@ class RunStore:
         group: list[Update],
         changes: dict[str, trees.Entry | None],
         out: list[ShaFile],
+        encoded: dict[tuple[str, tuple[Any, ...]], Blob],
     ) -> str:
         """Apply the updates of one run, in order, to the run as found under `root`."""
         run_id = group[0].run_id
@@ -260,21 +321,33 @@ class RunStore:
         compact = any(u.compact for u in group)
         files: dict[str, trees.Entry | None] = {}
         existing = self._metric_files(folder.tree) if folder and compact else []
+
+        def points_blob(key: tuple[Any, ...], make: Callable[[], list[Point]]) -> trees.Entry:
+            """A metric file, encoded once per commit: a rebuild after a lost race reuses it."""
+            data = encoded.get((run_id, key))
+            if data is None:
+                data = encoded[(run_id, key)] = blob(parquet.write_metrics(make()))
+            out.append(data)
+            return (FILE_MODE, data.id)
+
+        def everything() -> list[Point]:
+            found = list(points)
+            for path, _mode, sha in existing:
+                found.extend(self._read_points(path, sha))
+            return canonical_points(found)
+
         if compact and (len(existing) > 1 or (existing and points)
                         or (existing and existing[0][0] != METRICS_FILE)):
-            everything = list(points)
-            for path, _mode, sha in existing:
-                everything.extend(self._read_points(path, sha))
             files[CHUNKS_DIR] = None
-            files[METRICS_FILE] = self._points_blob(canonical_points(everything), out)
+            files[METRICS_FILE] = points_blob(("all", *(s for _p, _m, s in existing)), everything)
         elif points and compact:
-            files[METRICS_FILE] = self._points_blob(canonical_points(points), out)
+            files[METRICS_FILE] = points_blob(("all",), everything)
         else:
             # pieces of bounded size: sorting and encoding one piece holds the GIL briefly,
             # so threads logging while a flush thread commits ~500k points never stall long
             for start in range(0, len(points), CHUNK_POINTS):
-                entry = self._points_blob(
-                    canonical_points(points[start:start + CHUNK_POINTS]), out)
+                piece = points[start:start + CHUNK_POINTS]
+                entry = points_blob(("chunk", start), partial(canonical_points, piece))
                 files[chunk_path(entry[1])] = entry
         record.add_points(points)
         if artifacts:
@@ -288,11 +361,6 @@ class RunStore:
         for rel, change in files.items():
             changes[f"{base}/{rel}"] = change
         return audit_line(record, group[-1].event)
-
-    def _points_blob(self, points: list[Point], out: list[ShaFile]) -> trees.Entry:
-        data = blob(parquet.write_metrics(points))
-        out.append(data)
-        return (FILE_MODE, data.id)
 
     def _commit_object(self, tree: bytes, parent: bytes | None, lines: list[str],
                        flush: bool = False) -> Commit:
