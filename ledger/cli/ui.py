@@ -19,7 +19,7 @@ def ui(repo: str | None, host: str, port: int, read_only: bool) -> None:
     from ledger.errors import LedgerError
 
     try:
-        from ledger.serve.server import bind, serve
+        from ledger.serve.server import bind, run
         from ledger.serve.ui.app import create_app
     except ImportError as exc:
         raise LedgerError(f"ledger ui needs {exc.name or 'its extra'}: "
@@ -32,7 +32,7 @@ def ui(repo: str | None, host: str, port: int, read_only: bool) -> None:
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"ledger ui{' (read-only)' if read_only else ''}: http://{shown}:{port}/ "
                "(Ctrl-C stops it)", err=True)
-    serve(app, sock)
+    run(app, sock)
 
 
 COMMANDS = (ui,)
