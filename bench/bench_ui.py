@@ -206,6 +206,7 @@ def timed(fn: Callable[[], Any]) -> float:
 
 def measure(tool: Any, page: Any, curves: list[str], repeat: int) -> dict[str, float]:
     out: dict[str, float] = {}
+    page.set_default_timeout(600_000)  # a loaded machine: report slow, never give up early
     try:
         out["start"] = tool.start(page)
 
