@@ -229,17 +229,22 @@ class Ledger:
         return obj.id, len(data)
 
     def _store_files(self, paths: Sequence[Path]) -> list[tuple[bytes, int]]:
+        from ledger.storage.offload import offload
+
+        stored = offload(self.gitdir, paths)  # large files to the store, a pointer in git
         for path in paths:
             size = path.stat().st_size
-            if size > MAX_ARTIFACT_BYTES:
+            if size > MAX_ARTIFACT_BYTES and path not in stored:
                 raise InvalidInputError(
                     f"artifact {str(path)!r} is {size} bytes, above the limit of "
-                    f"{MAX_ARTIFACT_BYTES} (LEDGER_MAX_ARTIFACT_BYTES); large files need the "
-                    "external artifact store, which does not exist yet"
+                    f"{MAX_ARTIFACT_BYTES} (LEDGER_MAX_ARTIFACT_BYTES) for files kept in git; "
+                    "keep large files in a store: add [storage] with url = \"s3://bucket/prefix\" "
+                    "(or a folder) to ledger.toml"
                 )
-        objs = [blob(p.read_bytes()) for p in paths]
+        objs = [blob(stored[p][0] if p in stored else p.read_bytes()) for p in paths]
         self.store.objects.add(objs)
-        return [(o.id, len(o.as_raw_string())) for o in objs]
+        return [(o.id, stored[p][1] if p in stored else len(o.as_raw_string()))
+                for p, o in zip(paths, objs)]
 
     def _artifact_pairs(self, artifacts: Sequence[tuple[str, str | None]]
                         ) -> dict[str, tuple[bytes, int]]:
@@ -259,8 +264,15 @@ class Ledger:
         stored = self._store_files([p for p, _ in pairs]) if pairs else []
         return {dest: got for (_, dest), got in zip(pairs, stored)}
 
-    def _fingerprint(self, path: str | os.PathLike[str], context: str | None) -> dict[str, Any]:
-        return capture.input_fingerprint(path, self.gitdir.work_tree, context)
+    def _fingerprint(self, path: str | os.PathLike[str], context: str | None,
+                     store: bool = False) -> dict[str, Any]:
+        entry = capture.input_fingerprint(path, self.gitdir.work_tree, context)
+        if store:
+            from ledger.storage.offload import store_input
+
+            store_input(self.gitdir, Path(path))
+            entry["stored"] = True
+        return entry
 
     def _forget(self, run: ActiveRun) -> None:
         if run in self._active:
@@ -401,7 +413,9 @@ class Ledger:
             raise RunNotFoundError(f"run {rid} has no artifact {path!r}")
         if entry[0] & 0o040000:
             raise InvalidInputError(f"{path!r} is a folder of artifacts; give a file path")
-        return self.store.objects.blob_bytes(entry[1])
+        from ledger.storage.offload import resolve
+
+        return resolve(self.gitdir, self.store.objects.blob_bytes(entry[1]))
 
     def download_artifacts(self, run_id: str, path: str | None, dst: str | os.PathLike[str]
                            ) -> Path:

@@ -93,3 +93,11 @@ class DesiredStateError(RegistryError):
     def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class StorageError(LedgerError):
+    """The store of large files is misconfigured, unreachable, or lacks or garbles an object."""
+
+
+class ReproduceError(LedgerError):
+    """A run cannot be rerun as recorded (changed input, missing source, bad project)."""

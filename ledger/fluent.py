@@ -128,8 +128,8 @@ def log_dict(dictionary: Any, artifact_file: str) -> None:
     _current().log_dict(dictionary, artifact_file)
 
 
-def log_input(path: str, context: str | None = None) -> None:
-    _current().log_input(path, context)
+def log_input(path: str, context: str | None = None, store: bool = False) -> None:
+    _current().log_input(path, context, store)
 
 
 def flush() -> None:

@@ -33,7 +33,9 @@ from ledger.errors import InvalidInputError, LedgerError, RunNotFoundError
 from ledger.runs.record import float_to_json
 from ledger.runs.run import Run
 from ledger.runs.store import ARTIFACTS_DIR, RunStore
+from ledger.storage.offload import describe, write_file
 from ledger.store import trees
+from ledger.store.gitdir import GitDir
 from ledger.store.git import run_git
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
 
@@ -99,8 +101,8 @@ def _manifest(objects: ObjectStore, run: Run, name: str, version: str, path: str
     listed = []
     for rel, _mode, sha in sorted(files):
         data = objects.blob_bytes(sha)
-        listed.append({"path": rel, "size": len(data), "git_sha1": sha.decode(),
-                       "sha256": hashlib.sha256(data).hexdigest()})
+        size, digest = describe(data) or (len(data), hashlib.sha256(data).hexdigest())
+        listed.append({"path": rel, "size": size, "git_sha1": sha.decode(), "sha256": digest})
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -143,11 +145,13 @@ def package_files(objects: ObjectStore, commit: str) -> list[tuple[str, int, byt
     return found
 
 
-def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str]) -> Path:
+def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str],
+                   gitdir: GitDir | None = None) -> Path:
     """Write the package's files below ``dst``, byte for byte, as ``git archive`` would.
 
     A new ``dst`` appears whole (built beside it, then renamed); into an existing folder each
-    file is replaced atomically.
+    file is replaced atomically. Files kept in the store of large files (a pointer in git)
+    are fetched from the store of ``gitdir``'s repository and verified.
     """
     out = Path(dst)
     files = package_files(objects, commit)
@@ -158,7 +162,7 @@ def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str
     target.mkdir(parents=True, exist_ok=not fresh)
     try:
         for rel, mode, sha in files:
-            _write(target / rel, objects.blob_bytes(sha), mode == _EXEC_MODE)
+            _write(target / rel, objects.blob_bytes(sha), mode == _EXEC_MODE, gitdir)
         if fresh:
             os.rename(target, out)
     except BaseException:
@@ -168,11 +172,10 @@ def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str
     return out
 
 
-def _write(path: Path, data: bytes, executable: bool) -> None:
+def _write(path: Path, data: bytes, executable: bool, gitdir: GitDir | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as f:  # permissions from the umask, as tar -x gives them
-        f.write(data)
+    write_file(gitdir, data, tmp)  # permissions from the umask, as tar -x gives them
     if executable:
         os.chmod(tmp, os.stat(tmp).st_mode | 0o111)
     os.replace(tmp, path)

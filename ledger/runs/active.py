@@ -161,10 +161,12 @@ class ActiveRun:
             data = (json.dumps(dictionary, indent=2, ensure_ascii=False) + "\n").encode()
         self._add_bytes(data, artifact_file)
 
-    def log_input(self, path: str | os.PathLike[str], context: str | None = None) -> None:
-        """Record a dataset fingerprint (path, digest, size) for lineage."""
+    def log_input(self, path: str | os.PathLike[str], context: str | None = None,
+                  store: bool = False) -> None:
+        """Record a dataset fingerprint (path, digest, size) for lineage; ``store=True`` also
+        keeps the file in the store of large files, so `ledger reproduce` can fetch it."""
         self._check_open()
-        entry = self._ledger._fingerprint(path, context)
+        entry = self._ledger._fingerprint(path, context, store)
         with self._buffer:
             self._record.add_input(entry)
             self._journal.append(journal.INPUT, entry)

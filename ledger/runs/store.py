@@ -23,6 +23,7 @@ from dulwich.objects import Commit, ObjectID, ShaFile
 
 from ledger import names
 from ledger.errors import AmbiguousRunIdError, InvalidInputError, RunNotFoundError
+from ledger.runs import notes
 from ledger.runs.record import Point, RunRecord, canonical_points, float_to_json
 from ledger.store import parquet, trees
 from ledger.store.gitdir import GitDir
@@ -65,6 +66,7 @@ class RunStore:
         self.gitdir = gitdir
         self.objects = ObjectStore(gitdir.objects_dir)
         self.refs = Refs(gitdir.common_dir)
+        self._noted: set[str] = set()  # runs this handle has put in the git notes
 
     # -- reading ------------------------------------------------------------------------------
     def head(self) -> bytes | None:
@@ -172,7 +174,19 @@ class RunStore:
             self.objects.add(out)
             return out[-1].id
 
-        return self.refs.update(RUNS_REF, build)
+        head = self.refs.update(RUNS_REF, build)
+        self.note_runs([u.run_id for u in updates], head)
+        return head
+
+    def note_runs(self, run_ids: Iterable[str], head: bytes | None) -> None:
+        """Each run adds itself once to the git note of its source commit (runs/notes.py)."""
+        fresh = [r for r in dict.fromkeys(run_ids) if r not in self._noted]
+        if not fresh or head is None:
+            return
+        root = self.root(head)
+        records = [f.record for r in fresh if (f := self.load(root, r)) is not None]
+        notes.add(self, records)
+        self._noted.update(fresh)
 
     def _apply(
         self,

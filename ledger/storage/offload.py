@@ -1,0 +1,147 @@
+"""Where the rest of the ledger meets the store: one call at each point.
+
+- write (``Ledger._store_files``, ``log_input(store=True)``): :func:`offload` routes files at
+  or above ``large_file_bytes`` into the store and gives the pointer to commit in their place;
+- read (``read_artifact``, model package export): :func:`resolve` / :func:`write_file` turn a
+  pointer back into its verified bytes, fetching from the store when needed;
+- push (``sync.share``): :func:`upload_for_push` sends what the runs being pushed point to,
+  before the remote ref moves, so that a pulled pointer always resolves.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ledger.errors import InvalidInputError, StorageError
+from ledger.runs.record import RunRecord
+from ledger.runs.store import ARTIFACTS_DIR, RUN_FILE, RunStore, changed_runs
+from ledger.storage import config, pointer
+from ledger.storage.cas import ContentStore, Progress, Uploaded
+from ledger.storage.pointer import Pointer
+from ledger.store.gitdir import GitDir
+
+
+def content_store(gitdir: GitDir) -> ContentStore:
+    """The configured store (an error that says how to configure one when there is none)."""
+    return ContentStore(config.require(gitdir), gitdir.ledger_dir / "storage")
+
+
+def offload(gitdir: GitDir, paths: Sequence[Path]) -> dict[Path, tuple[bytes, int]]:
+    """The files of ``paths`` that go to the store: path -> (pointer blob, real size).
+
+    Empty when no store is configured or every file is below ``large_file_bytes``.
+    """
+    found = config.load(gitdir) if paths else None
+    if found is None:
+        return {}
+    big = [p for p in paths if p.stat().st_size >= found.large_file_bytes]
+    if not big:
+        return {}
+    cas = ContentStore(found, gitdir.ledger_dir / "storage")
+    out = {}
+    for path in big:
+        ref = cas.ingest(path)
+        out[path] = (ref.encode(), ref.size)
+    return out
+
+
+def store_input(gitdir: GitDir, path: Path) -> Pointer:
+    """Put an input file in the store (``log_input(path, store=True)``)."""
+    if not path.is_file():
+        raise_input_folder(path)
+    return content_store(gitdir).ingest(path)
+
+
+def raise_input_folder(path: Path) -> None:
+    raise InvalidInputError(f"input {str(path)!r} is not a file: only files can be stored "
+                            "(store each file, or an archive of the folder)")
+
+
+def resolve(gitdir: GitDir | None, data: bytes) -> bytes:
+    """The bytes a blob stands for: its own, or, for a pointer, the stored object's."""
+    found = pointer.parse(data)
+    if found is None:
+        return data
+    return _store_for(gitdir, found).read(found)
+
+
+def write_file(gitdir: GitDir | None, data: bytes, dst: Path) -> None:
+    """Write what a blob stands for to a new file ``dst``, streaming a stored object."""
+    found = pointer.parse(data)
+    if found is None:
+        dst.write_bytes(data)
+    else:
+        _store_for(gitdir, found).copy_to(found, dst)
+
+
+def describe(data: bytes) -> tuple[int, str] | None:
+    """(size, sha256) of the file a pointer blob stands for; None for an ordinary blob."""
+    found = pointer.parse(data)
+    return (found.size, found.sha256) if found else None
+
+
+def fetch_into(gitdir: GitDir, path: Path, digest: str, size: int) -> bool:
+    """Write the stored object of ``digest`` (``sha256:<hex>``) to ``path``; False if the
+    store has no such object (or there is no store)."""
+    if config.load(gitdir) is None or not digest.startswith("sha256:"):
+        return False
+    cas = content_store(gitdir)
+    try:
+        cas.copy_to(Pointer(digest[len("sha256:"):], size), path)
+    except StorageError:
+        return False
+    return True
+
+
+def _store_for(gitdir: GitDir | None, found: Pointer) -> ContentStore:
+    if gitdir is None:
+        raise StorageError(f"sha256:{found.sha256} is kept in a store of large files, and "
+                           "no repository was given to find it")
+    return content_store(gitdir)
+
+
+# -- push ----------------------------------------------------------------------------------------
+def pointers_between(store: RunStore, theirs: bytes | None, ours: bytes | None
+                     ) -> list[Pointer]:
+    """The pointers of the runs changed from ``theirs`` to ``ours`` (artifacts and stored
+    inputs). Only small blobs are read: a pointer is never larger than ``MAX_BYTES``."""
+    objects = store.objects
+    old_root = store.root(theirs) if theirs is not None and theirs in objects else None
+    new_root = store.root(ours)
+    found: dict[str, Pointer] = {}
+    for run_id in changed_runs(objects, old_root, new_root):
+        folder = store.folder_tree(new_root, run_id)
+        if folder is None:
+            continue
+        for sha in _artifact_blobs(store, folder):
+            raw = objects.get(sha)
+            if raw.raw_length() <= pointer.MAX_BYTES:
+                p = pointer.parse(raw.as_raw_string())
+                if p is not None:
+                    found[p.sha256] = p
+        entry = objects.lookup(folder, RUN_FILE)
+        if entry is not None:
+            record = RunRecord.from_json(objects.blob_bytes(entry[1]))
+            for item in record.inputs:
+                if item.get("stored") and str(item.get("digest", "")).startswith("sha256:"):
+                    digest = item["digest"][len("sha256:"):]
+                    found[digest] = Pointer(digest, int(item["size"]))
+    return list(found.values())
+
+
+def _artifact_blobs(store: RunStore, folder: bytes) -> Iterable[bytes]:
+    for _path, mode, sha in store.artifact_files(folder):
+        if stat.S_ISREG(mode):
+            yield sha
+
+
+def upload_for_push(store: RunStore, theirs: bytes | None, ours: bytes | None,
+                    progress: Progress | None = None) -> Uploaded:
+    """Upload what the runs being pushed point to (nothing, quickly, when they point to
+    nothing: a ledger without large files never needs a store)."""
+    wanted = pointers_between(store, theirs, ours)
+    if not wanted:
+        return Uploaded()
+    return content_store(store.gitdir).upload(wanted, progress)
