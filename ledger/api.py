@@ -61,6 +61,8 @@ class Ledger:
                         for k, v in (tags or {}).items()}
         checked_params = {names.check_key(k, "param key"): names.param_value(v)
                           for k, v in (params or {}).items()}
+        if os.environ.get("LEDGER_REPRODUCES"):  # a run started under `ledger reproduce`
+            checked_tags.setdefault("ledger.reproduces", os.environ["LEDGER_REPRODUCES"])
         start = now_ms()
         rid = names.check_run_id(run_id) if run_id else names.new_run_id(start)
         run_name = names.check_run_name(name) if name else _default_name(rid)

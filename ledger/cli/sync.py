@@ -39,11 +39,12 @@ def sync(repo: str | None, remote: str) -> None:
 
 def share(action: str, repo: str | None, remote: str) -> None:
     """Run pull, push or sync; REMOTE is a configured remote, a URL or a path."""
+    from ledger.cli.storage import progress_bar
     from ledger.errors import SyncError
     from ledger.sync import share as sharing
 
     options = sharing.Options(interactive=sys.stdin.isatty()
-                              and not os.environ.get("LEDGER_IN_HOOK"))
+                              and not os.environ.get("LEDGER_IN_HOOK"), progress=progress_bar())
     result = getattr(sharing, action)(open_ledger(repo), remote, options)
     for line in result.summary():
         click.echo(line)

@@ -35,8 +35,8 @@ from ledger.runs.run import Run
 from ledger.runs.store import ARTIFACTS_DIR, RunStore
 from ledger.storage.offload import describe, write_file
 from ledger.store import trees
-from ledger.store.gitdir import GitDir
 from ledger.store.git import run_git
+from ledger.store.gitdir import GitDir
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
 
 MANIFEST = "ledger-model.json"

@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ledger.errors import InvalidInputError, StorageError
 from ledger.runs.record import RunRecord
-from ledger.runs.store import ARTIFACTS_DIR, RUN_FILE, RunStore, changed_runs
+from ledger.runs.store import RUN_FILE, RunStore, changed_runs
 from ledger.storage import config, pointer
 from ledger.storage.cas import ContentStore, Progress, Uploaded
 from ledger.storage.pointer import Pointer
@@ -145,3 +146,20 @@ def upload_for_push(store: RunStore, theirs: bytes | None, ours: bytes | None,
     if not wanted:
         return Uploaded()
     return content_store(store.gitdir).upload(wanted, progress)
+
+
+def fetch_pointers(gitdir: GitDir, folder: str | Path) -> list[Path]:
+    """Replace each pointer file below ``folder`` by the verified file it stands for (the
+    fetch step after ``git archive NAME@vX.Y.Z``); the paths replaced."""
+    done = []
+    for path in sorted(Path(folder).rglob("*")):
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > pointer.MAX_BYTES:
+            continue
+        found = pointer.parse(path.read_bytes())
+        if found is None:
+            continue
+        tmp = path.with_name(f".{path.name}.fetch.tmp")
+        content_store(gitdir).copy_to(found, tmp)
+        os.replace(tmp, path)
+        done.append(path)
+    return done
