@@ -173,8 +173,9 @@ def _rerun(lg: Ledger, original: Run, tree: Path, argv: list[str]) -> tuple[str,
         argv = [sys.executable, *argv]
     name = f"{original.info.run_name}-reproduce"[:250]
     env = {**local().variables, "LEDGER_REPRODUCES": original.id}
+    # the rerun's output goes to stderr: stdout is for the comparison
     return run_command(here, argv, original.info.experiment, name, {TAG: original.id},
-                       cwd=tree, env=env)
+                       cwd=tree, env=env, stdout=2)
 
 
 def _compare(lg: Ledger, original: Run, new_id: str, code: int, commit: str, patched: bool,

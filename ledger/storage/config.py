@@ -4,7 +4,8 @@
     url = "s3://bucket/prefix"      # or a folder, or any fsspec URL
     large_file_bytes = 52428800     # default 50 MB
 
-A relative folder is relative to the folder of ``ledger.toml``. Credentials and endpoints come
+A relative folder is relative to the folder of ``ledger.toml``. In a linked worktree without
+its own ``ledger.toml`` (``ledger reproduce`` makes one), the main work tree's applies. Credentials and endpoints come
 from the usual places of the backend (for S3: the ``AWS_*`` variables, ``AWS_ENDPOINT_URL``
 included, and ``~/.aws``); they are never written to the file.
 """
@@ -43,6 +44,8 @@ def load(gitdir: GitDir) -> StorageConfig | None:
     if gitdir.work_tree is None:
         return None
     path = gitdir.work_tree / FILE_NAME
+    if not path.is_file() and gitdir.common_dir.name == ".git":
+        path = gitdir.common_dir.parent / FILE_NAME  # a linked worktree: the main one's
     try:
         st = path.stat()
     except OSError:
