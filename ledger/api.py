@@ -404,6 +404,12 @@ class Ledger:
         return list(self.get_run(run_id).artifacts)
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
+        from ledger.storage.offload import resolve
+
+        return resolve(self.gitdir, self._artifact_blob(run_id, path))
+
+    def _artifact_blob(self, run_id: str, path: str) -> bytes:
+        """The artifact's git blob: its bytes, or the pointer to them in the store."""
         rid = self.resolve(run_id)
         path = names.check_artifact_path(path)
         tree = self.store.folder_tree(self.store.root(self.store.head()), rid)
@@ -415,13 +421,13 @@ class Ledger:
             raise RunNotFoundError(f"run {rid} has no artifact {path!r}")
         if entry[0] & 0o040000:
             raise InvalidInputError(f"{path!r} is a folder of artifacts; give a file path")
-        from ledger.storage.offload import resolve
-
-        return resolve(self.gitdir, self.store.objects.blob_bytes(entry[1]))
+        return self.store.objects.blob_bytes(entry[1])
 
     def download_artifacts(self, run_id: str, path: str | None, dst: str | os.PathLike[str]
                            ) -> Path:
         """Write an artifact file, or a folder of them (path None: all), below `dst`."""
+        from ledger.storage.offload import write_file
+
         rid = self.resolve(run_id)
         out = Path(dst)
         wanted = names.check_artifact_path(path) if path else None
@@ -433,7 +439,7 @@ class Ledger:
             target = out / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(self.read_artifact(rid, rel))
+            write_file(self.gitdir, self._artifact_blob(rid, rel), tmp)  # streams large files
             os.replace(tmp, target)
         return out / wanted if wanted else out
 

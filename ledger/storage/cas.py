@@ -55,8 +55,7 @@ class ContentStore:
         self.landing.mkdir(parents=True, exist_ok=True)
         tmp = self.landing / f".in-{secrets.token_hex(8)}.tmp"
         try:
-            with open(src, "rb", buffering=0) as fin, open(tmp, "wb", buffering=0) as fout:
-                digest, size = copy_hashing(fin, fout)
+            digest, size = copy_file_hashing(src, tmp)
             found = Pointer(digest, size)
             target = self.landing / found.key
             if target.is_file() and target.stat().st_size == size:
@@ -127,8 +126,7 @@ class ContentStore:
     def copy_to(self, p: Pointer, dst: Path) -> None:
         """Write the object to ``dst`` (a new file), verified: on a mismatch ``dst`` is removed."""
         try:
-            with open(self.fetch(p), "rb", buffering=0) as fin, open(dst, "wb") as fout:
-                digest, size = copy_hashing(fin, fout)
+            digest, size = copy_file_hashing(self.fetch(p), dst)
             self._check(p, digest, size)
         except BaseException:
             dst.unlink(missing_ok=True)
@@ -196,6 +194,59 @@ class ContentStore:
             while chunk := fin.read(CHUNK):
                 fout.write(chunk)
                 moved(len(chunk))
+
+
+def copy_file_hashing(src: Path, dst: Path) -> tuple[str, int]:
+    """Copy a file to a new file; the sha256 (hex) and size of what was written.
+
+    The kernel copies (``copy_file_range``, as ``cp`` does: no bytes through Python) while a
+    second thread hashes what has just been written, read back from the page cache, so the
+    digest is the digest of the copy. Where the kernel cannot copy, chunks go through here.
+    """
+    with open(src, "rb", buffering=0) as fin, open(dst, "wb", buffering=0) as fout:
+        if not hasattr(os, "copy_file_range"):
+            return copy_hashing(fin, fout)
+        h = hashlib.sha256()
+        size = 0
+        with open(dst, "rb", buffering=0) as back, ThreadPoolExecutor(1) as hasher:
+            pending: Future[None] | None = None
+            while True:
+                try:
+                    n = os.copy_file_range(fin.fileno(), fout.fileno(), CHUNK)
+                except OSError:  # another file system, an old kernel: copy in Python
+                    if pending is not None:
+                        pending.result()
+                    rest_digest = _finish_in_python(fin, fout, back, h)
+                    return rest_digest, size + _tail_size(fout, size)
+                if n == 0:
+                    break
+                if pending is not None:
+                    pending.result()
+                pending = hasher.submit(_hash_back, h, back, n)
+                size += n
+            if pending is not None:
+                pending.result()
+        return h.hexdigest(), size
+
+
+def _hash_back(h: Any, back: Any, n: int) -> None:
+    while n > 0:
+        chunk = back.read(n)
+        if not chunk:
+            raise OSError("the copy is shorter than what was written")
+        h.update(chunk)
+        n -= len(chunk)
+
+
+def _finish_in_python(fin: Any, fout: Any, back: Any, h: Any) -> str:
+    while chunk := fin.read(CHUNK):
+        fout.write(chunk)
+        h.update(chunk)
+    return str(h.hexdigest())
+
+
+def _tail_size(fout: Any, done: int) -> int:
+    return int(os.fstat(fout.fileno()).st_size) - done
 
 
 def copy_hashing(fin: Any, fout: Any) -> tuple[str, int]:

@@ -5,9 +5,9 @@
     large_file_bytes = 52428800     # default 50 MB
 
 A relative folder is relative to the folder of ``ledger.toml``. In a linked worktree without
-its own ``ledger.toml`` (``ledger reproduce`` makes one), the main work tree's applies. Credentials and endpoints come
-from the usual places of the backend (for S3: the ``AWS_*`` variables, ``AWS_ENDPOINT_URL``
-included, and ``~/.aws``); they are never written to the file.
+its own ``ledger.toml`` (``ledger reproduce`` makes one), the main work tree's applies.
+Credentials and endpoints come from the usual places of the backend (for S3: the ``AWS_*``
+variables, ``AWS_ENDPOINT_URL`` included, and ``~/.aws``); they are never written to the file.
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ def test_lineage_from_commit_and_inputs_to_stages(repo: Path) -> None:
     text = run_ledger("lineage", "net#production", "--format", "table", cwd=repo)
     lines = text.out.splitlines()
     assert lines[0].startswith(f"commit  {head}") and lines[1].startswith("input   data.csv")
-    assert lines[2].startswith(f"run     {rid}") and lines[-1] == "model   net@v0.0.2  -> production"
+    assert lines[2].startswith(f"run     {rid}")
+    assert lines[-1] == "model   net@v0.0.2  -> production"
     bad = run_ledger("lineage", "net#staging", cwd=repo)
     assert bad.code == 1 and bad.err.startswith("error:")
 
