@@ -20,7 +20,7 @@ _FLUENT = (
     "start_run", "end_run", "active_run", "log_param", "log_params", "log_metric",
     "log_metrics", "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts",
     "log_text", "log_dict", "log_input", "flush", "get_run", "get_metric_history",
-    "search_runs",
+    "search_runs", "last_active_run",
 )
 _MODELS = ("register_model", "promote_model", "load_model_dir")
 __all__ = [*_FLUENT, *_MODELS, "ActiveRun", "Ledger", "LedgerError", "Run",  # noqa: PLE0604

@@ -22,12 +22,12 @@ LAYERS: dict[str, set[str]] = {
     "names": {"errors"},
     "schema": {"errors"},
     "store": BASE,
-    "runs": BASE | {"store"},
-    "query": BASE | {"store", "runs"},
-    # storage (large files off git) sits just above runs: the write, read and push paths of
-    # api, registry and sync each make one call into it
-    "storage": BASE | {"store", "runs"},
-    "api": BASE | {"store", "runs", "query", "fluent", "storage"},
+    # storage (large files off git: pointers, the content-addressed store) sits just above
+    # store: the write and read paths of runs, registry packages and pushes call into it
+    "storage": BASE | {"store"},
+    "runs": BASE | {"store", "storage"},
+    "query": BASE | {"store", "runs", "storage"},
+    "api": BASE | {"store", "runs", "query", "storage"},
     "fluent": BASE | {"store", "runs", "query", "api", "storage"},
     "registry": BASE | {"store", "runs", "query", "api", "storage"},
     "sync": BASE | {"store", "runs", "query", "api", "registry", "storage"},

@@ -40,7 +40,7 @@ def apply(lg: Ledger, base_ids: list[str], steps: list[tuple[str, int, str]],
         elif kind == "restore":
             lg.restore_run(rid)
         elif kind == "end" and lg.get_run(rid).info.status == "RUNNING":
-            lg.end_run(rid, "FAILED" if value == "y" else "FINISHED")
+            lg.set_terminated(rid, "FAILED" if value == "y" else "FINISHED")
         elif kind == "metric":
             lg.log_to(rid, metrics=[("loss", 0.25 if value == "x" else 0.75, i)])
         elif kind == "artifact":

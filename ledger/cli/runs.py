@@ -84,7 +84,7 @@ def end(repo: str | None, run_id: str | None, status: str) -> None:
     run_id = run_id or os.environ.get("LEDGER_RUN_ID")
     if not run_id:
         raise click.UsageError("give a run id, or set LEDGER_RUN_ID")
-    click.echo(open_ledger(repo).end_run(run_id, status))
+    click.echo(open_ledger(repo).set_terminated(run_id, status))
 
 
 @click.command(name="exec", context_settings={"ignore_unknown_options": True})

@@ -15,10 +15,10 @@ from ledger.errors import InvalidInputError
 from ledger.query import history, search
 
 if TYPE_CHECKING:
-    from ledger.api import Ledger
+    from ledger.runs.lifecycle import Runs
 
 
-def export(ledger: Ledger, folder: str | os.PathLike[str], include_deleted: bool = False,
+def export(ledger: Runs, folder: str | os.PathLike[str], include_deleted: bool = False,
            overwrite: bool = False) -> dict[str, int]:
     """Write `runs/experiment=<e>/…parquet` and `metrics/experiment=<e>/…parquet` below
     `folder`; returns the row counts."""

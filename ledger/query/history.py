@@ -14,13 +14,13 @@ from ledger.runs import replay
 from ledger.runs.record import canonical_points
 
 if TYPE_CHECKING:
-    from ledger.api import Ledger
+    from ledger.runs.lifecycle import Runs
 
 SCHEMA = pa.schema([("run_id", pa.string()), ("key", pa.string()), ("step", pa.int64()),
                     ("timestamp", pa.int64()), ("value", pa.float64())])
 
 
-def history(ledger: Ledger, run_ids: Sequence[str], keys: Sequence[str] | None = None
+def history(ledger: Runs, run_ids: Sequence[str], keys: Sequence[str] | None = None
             ) -> pa.Table:
     """Points of the given (resolved) runs: run_id, key, step, timestamp, value; ordered by
     run (as given), key, step, timestamp. Only the `key` column is read to select keys."""

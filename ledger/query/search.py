@@ -13,14 +13,14 @@ from ledger.query import filter as filters
 from ledger.query.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from ledger.api import Ledger
+    from ledger.runs.lifecycle import Runs
 
 
-def snapshot(ledger: Ledger) -> Snapshot:
+def snapshot(ledger: Runs) -> Snapshot:
     return Snapshot(ledger.store, ledger.gitdir.ledger_dir / "index")
 
 
-def search(ledger: Ledger, where: str | None, experiment: str | None,
+def search(ledger: Runs, where: str | None, experiment: str | None,
            order_by: Sequence[str] | None, max_results: int | None,
            include_deleted: bool, ids_only: bool = False) -> pa.Table:
     """The matching runs. With `ids_only`, only the columns needed to select and order them

@@ -22,7 +22,7 @@ from ledger.runs.record import Point, RunRecord, merge
 from ledger.runs.store import Update, artifact_clash
 
 if TYPE_CHECKING:
-    from ledger.api import Ledger
+    from ledger.runs.lifecycle import Runs
 
 FLUSH_SECONDS = float(os.environ.get("LEDGER_FLUSH_SECONDS", "5"))
 
@@ -30,7 +30,7 @@ FLUSH_SECONDS = float(os.environ.get("LEDGER_FLUSH_SECONDS", "5"))
 class ActiveRun:
     """A run this process logs into. Use it as a context manager, or call `end()`."""
 
-    def __init__(self, ledger: Ledger, record: RunRecord, jr: journal.Journal,
+    def __init__(self, ledger: Runs, record: RunRecord, jr: journal.Journal,
                  files: dict[str, bytes] | None = None, owner: bool = True,
                  artifact_paths: Iterable[str] = ()) -> None:
         self._ledger = ledger
@@ -52,6 +52,15 @@ class ActiveRun:
     @property
     def info(self) -> Any:
         return self._ledger.get_run(self.id).info
+
+    @property
+    def ledger(self) -> Runs:
+        """The repository this run belongs to (wherever the process goes since)."""
+        return self._ledger
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
 
     @property
     def owner(self) -> bool:
@@ -226,7 +235,6 @@ class ActiveRun:
             self._commit(end=self._owner)
             self._ended = True
             self._journal.discard()
-        self._ledger._forget(self)
         for callback in self.on_end:
             callback(self)
 

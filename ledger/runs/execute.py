@@ -33,7 +33,7 @@ def run_command(lg: Ledger, argv: Sequence[str], experiment: str | None = None,
     try:
         proc = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=stdout)
     except OSError as exc:
-        lg.end_run(rid, "FAILED")
+        lg.set_terminated(rid, "FAILED")
         marker.discard()
         from ledger.errors import InvalidInputError
 
@@ -49,6 +49,6 @@ def run_command(lg: Ledger, argv: Sequence[str], experiment: str | None = None,
         for s, handler in previous.items():
             signal.signal(s, handler)
     status = "FINISHED" if code == 0 else "KILLED" if code < 0 else "FAILED"
-    lg.end_run(rid, status)
+    lg.set_terminated(rid, status)
     marker.discard()
     return rid, 128 - code if code < 0 else code

@@ -4,22 +4,19 @@
   or above ``large_file_bytes`` into the store and gives the pointer to commit in their place;
 - read (``read_artifact``, model package export): :func:`resolve` / :func:`write_file` turn a
   pointer back into its verified bytes, fetching from the store when needed;
-- push (``sync.share``): :func:`upload_for_push` sends what the runs being pushed point to,
-  before the remote ref moves, so that a pulled pointer always resolves.
+- push: ``sync/large_files.py`` finds what the pushed runs point to and uploads it through
+  :func:`content_store`, before the remote ref moves.
 """
 
 from __future__ import annotations
 
 import os
-import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from ledger.errors import InvalidInputError, StorageError
-from ledger.runs.record import RunRecord
-from ledger.runs.store import RUN_FILE, RunStore, changed_runs
 from ledger.storage import config, pointer
-from ledger.storage.cas import ContentStore, Progress, Uploaded
+from ledger.storage.cas import ContentStore
 from ledger.storage.pointer import Pointer
 from ledger.store.gitdir import GitDir
 
@@ -101,51 +98,6 @@ def _store_for(gitdir: GitDir | None, found: Pointer) -> ContentStore:
         raise StorageError(f"sha256:{found.sha256} is kept in a store of large files, and "
                            "no repository was given to find it")
     return content_store(gitdir)
-
-
-# -- push ----------------------------------------------------------------------------------------
-def pointers_between(store: RunStore, theirs: bytes | None, ours: bytes | None
-                     ) -> list[Pointer]:
-    """The pointers of the runs changed from ``theirs`` to ``ours`` (artifacts and stored
-    inputs). Only small blobs are read: a pointer is never larger than ``MAX_BYTES``."""
-    objects = store.objects
-    old_root = store.root(theirs) if theirs is not None and theirs in objects else None
-    new_root = store.root(ours)
-    found: dict[str, Pointer] = {}
-    for run_id in changed_runs(objects, old_root, new_root):
-        folder = store.folder_tree(new_root, run_id)
-        if folder is None:
-            continue
-        for sha in _artifact_blobs(store, folder):
-            raw = objects.get(sha)
-            if raw.raw_length() <= pointer.MAX_BYTES:
-                p = pointer.parse(raw.as_raw_string())
-                if p is not None:
-                    found[p.sha256] = p
-        entry = objects.lookup(folder, RUN_FILE)
-        if entry is not None:
-            record = RunRecord.from_json(objects.blob_bytes(entry[1]))
-            for item in record.inputs:
-                if item.get("stored") and str(item.get("digest", "")).startswith("sha256:"):
-                    digest = item["digest"][len("sha256:"):]
-                    found[digest] = Pointer(digest, int(item["size"]))
-    return list(found.values())
-
-
-def _artifact_blobs(store: RunStore, folder: bytes) -> Iterable[bytes]:
-    for _path, mode, sha in store.artifact_files(folder):
-        if stat.S_ISREG(mode):
-            yield sha
-
-
-def upload_for_push(store: RunStore, theirs: bytes | None, ours: bytes | None,
-                    progress: Progress | None = None) -> Uploaded:
-    """Upload what the runs being pushed point to (nothing, quickly, when they point to
-    nothing: a ledger without large files never needs a store)."""
-    wanted = pointers_between(store, theirs, ours)
-    if not wanted:
-        return Uploaded()
-    return content_store(store.gitdir).upload(wanted, progress)
 
 
 def fetch_pointers(gitdir: GitDir, folder: str | Path) -> list[Path]:

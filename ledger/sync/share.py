@@ -245,7 +245,7 @@ class _Session:
 
     def _upload_large_files(self, theirs: bytes | None, ours: bytes) -> None:
         """What the pushed runs point to goes to the store before the remote ref moves."""
-        from ledger.storage.offload import upload_for_push
+        from ledger.sync.large_files import upload_for_push
 
         done = upload_for_push(self.store, theirs, ours, self.progress)
         self.result.uploaded += done.sent
