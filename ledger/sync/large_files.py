@@ -3,7 +3,8 @@
 The runs that differ between the remote's head and ours are the ones being pushed; their
 artifact blobs that are pointers (``ledger-pointer v1``), and their inputs logged with
 ``store=True``, name the objects the store must hold. Only blobs small enough to be pointers
-are read, and a ledger without large files never opens a store.
+are read (their sizes come from one `git cat-file --batch-check`), and a ledger without large
+files never opens a store.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ledger.storage import pointer
 from ledger.storage.cas import Progress, Uploaded
 from ledger.storage.offload import content_store
 from ledger.storage.pointer import Pointer
+from ledger.store.git import run_git
 
 
 def pointers_between(store: RunStore, theirs: bytes | None, ours: bytes | None
@@ -26,16 +28,15 @@ def pointers_between(store: RunStore, theirs: bytes | None, ours: bytes | None
     old_root = store.root(theirs) if theirs is not None and theirs in objects else None
     new_root = store.root(ours)
     found: dict[str, Pointer] = {}
-    for run_id in changed_runs(objects, old_root, new_root):
-        folder = store.folder_tree(new_root, run_id)
-        if folder is None:
-            continue
-        for _path, mode, sha in store.artifact_files(folder):
-            raw = objects.get(sha)
-            if stat.S_ISREG(mode) and raw.raw_length() <= pointer.MAX_BYTES:
-                p = pointer.parse(raw.as_raw_string())
-                if p is not None:
-                    found[p.sha256] = p
+    folders = [f for r in changed_runs(objects, old_root, new_root)
+               if (f := store.folder_tree(new_root, r)) is not None]
+    blobs = {sha for f in folders for _path, mode, sha in store.artifact_files(f)
+             if stat.S_ISREG(mode)}
+    for sha in _small(store, blobs):
+        p = pointer.parse(objects.blob_bytes(sha))
+        if p is not None:
+            found[p.sha256] = p
+    for folder in folders:
         entry = objects.lookup(folder, RUN_FILE)
         if entry is not None:
             record = RunRecord.from_json(objects.blob_bytes(entry[1]))
@@ -44,6 +45,22 @@ def pointers_between(store: RunStore, theirs: bytes | None, ours: bytes | None
                     digest = item["digest"][len("sha256:"):]
                     found[digest] = Pointer(digest, int(item["size"]))
     return list(found.values())
+
+
+def _small(store: RunStore, shas: set[bytes]) -> list[bytes]:
+    """The blobs small enough to be pointers, from their headers alone (one `git cat-file`):
+    large artifacts kept in git are never read to find out."""
+    if not shas:
+        return []
+    where = store.gitdir.work_tree or store.gitdir.git_dir
+    out = run_git(where, ["cat-file", "--batch-check=%(objectname) %(objectsize)"],
+                  stdin=b"".join(sha + b"\n" for sha in sorted(shas))).stdout
+    found = []
+    for line in out.splitlines():
+        sha, _, size = line.partition(b" ")
+        if size.isdigit() and int(size) <= pointer.MAX_BYTES:
+            found.append(sha)
+    return found
 
 
 def upload_for_push(store: RunStore, theirs: bytes | None, ours: bytes | None,
