@@ -40,7 +40,8 @@ def add(store: RunStore, records: Iterable[RunRecord]) -> bytes | None:
     wanted: dict[str, set[str]] = {}
     for record in records:
         commit = (record.source or {}).get("commit")
-        if isinstance(commit, str) and len(commit) == 40:
+        # a run imported from elsewhere may name a commit this repository lacks: no note
+        if isinstance(commit, str) and len(commit) == 40 and commit.encode() in store.objects:
             wanted.setdefault(commit, set()).add(note_line(record))
     if not wanted:
         return None

@@ -120,3 +120,21 @@ def test_virtualenv_is_created_once_and_cached_by_content(project: Path, tmp_pat
     assert run.tags["ledger.project.env_manager"] == "virtualenv"
     assert json.loads(run_ledger("show", run.id, "--format", "json", cwd=project).out)["id"] \
         == run.id
+
+
+def test_a_project_from_a_git_url_and_a_project_run_reproduces(project: Path,
+                                                               tmp_path: Path) -> None:
+    bare = tmp_path / "project.git"
+    git(tmp_path, "clone", "-q", "--bare", str(project), str(bare))
+    res = run_ledger("run", f"file://{bare}", "-P", "epochs=2", "-P",
+                     f"data={project / 'data.csv'}", cwd=project)
+    assert res.code == 0, res.err
+    run = Ledger(project).get_run(res.out.strip())
+    assert run.metrics == {"score": 1.0}
+    assert run.tags["ledger.project.uri"] == f"file://{bare}"
+
+    local = run_ledger("run", ".", "-P", "epochs=4", "-P", "data=data.csv", cwd=project)
+    again = run_ledger("reproduce", local.out.strip(), "--format", "json", cwd=project)
+    assert again.code == 0, again.err
+    assert json.loads(again.out)["metrics"] == [
+        {"key": "score", "recorded": 2.0, "rerun": 2.0, "difference": 0.0, "ok": True}]
