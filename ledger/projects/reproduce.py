@@ -169,6 +169,7 @@ def _rerun(lg: Ledger, original: Run, tree: Path, argv: list[str]) -> tuple[str,
     from ledger.runs.execute import run_command
 
     here = Handle(tree, recover=False)  # same objects and refs; the source is the worktree's
+    capture.seed_source(here.gitdir, str(original.source["commit"]), _patch(lg, original))
     if argv[0].endswith(".py"):  # a script that started its own run: sys.argv
         argv = [sys.executable, *argv]
     name = f"{original.info.run_name}-reproduce"[:250]

@@ -70,6 +70,14 @@ def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
     return info, patch
 
 
+def seed_source(gitdir: GitDir, commit: str, patch: bytes | None) -> None:
+    """Tell the source capture the state of a work tree its caller has just made (`ledger
+    reproduce`: a detached checkout of ``commit`` with ``patch`` applied), sparing a `git
+    status` that a fresh checkout makes hash every file (git's racy-clean check)."""
+    info = {"commit": commit, "branch": None, "dirty": bool(patch)}
+    _source_cache[str(gitdir.git_dir)] = (time.monotonic(), info, patch or None)
+
+
 def _empty_tree(work_tree: Path) -> str:
     out = _git(work_tree, "hash-object", "-t", "tree", "/dev/null")
     return out.stdout.decode().strip() or "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
