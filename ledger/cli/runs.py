@@ -20,6 +20,7 @@ from ledger.cli.options import (
     split_artifact,
     write_file,
 )
+from ledger.names import RUNS_REF
 
 
 @click.command()
@@ -27,10 +28,17 @@ from ledger.cli.options import (
 @click.option("--hooks", is_flag=True, help="Install the git hooks (pre-push) too.")
 def init(repo: str | None, hooks: bool) -> None:
     """Ready the repository for the ledger (idempotent)."""
-    from ledger.hooks import install as initialize
+    from ledger.hooks import install
 
-    for line in initialize.init(open_ledger(repo), hooks=hooks):
-        click.echo(line)
+    done = install.init(open_ledger(repo), hooks=hooks)
+    click.echo(f"{'created' if done.created else 'exists'} {RUNS_REF}")
+    for hook in done.hooks:
+        click.echo({
+            "installed": f"installed hook {hook.name}",
+            "unchanged": f"hook {hook.name} already installed",
+            "chained": f"kept your {hook.name} hook as {hook.name}.local; it still runs first",
+            "left-alone": f"hook {hook.name}: {hook.name}.local exists already; left both alone",
+        }[hook.action])
 
 
 @click.command()

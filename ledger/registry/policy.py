@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ledger.api import RepoArg, close_ledger, open_ledger, where
 from ledger.errors import DesiredStateError, InvalidInputError, SignatureError, TagExistsError
-from ledger.names import RUN_ID_RE, run_dir
+from ledger.names import RUN_FILE, RUN_ID_RE, RUNS_REF, run_dir
 from ledger.registry import desired as rules
-from ledger.registry.api import RepoArg, close_ledger, open_ledger, where
 from ledger.registry.state import RegistryState, load_state
 from ledger.runs.record import RunRecord
 from ledger.store import gitdir as gitdirs
@@ -27,9 +27,6 @@ if TYPE_CHECKING:
     from ledger.registry.signing import VerifyResult
 
 FILE_NAME = "ledger.toml"
-# where a run's record is committed, as in ledger.runs.store (not imported: it loads dulwich)
-_RUNS_REF = "refs/ledger/runs"
-_RUN_FILE = "run.json"
 _APPLY_ROUNDS = 5
 
 
@@ -79,7 +76,7 @@ def committed_metrics(repo: Path, run_ids: set[str]) -> dict[str, Mapping[str, f
     ids = sorted(i for i in run_ids if RUN_ID_RE.match(i))
     if not ids:
         return {}
-    stdin = "".join(f"{_RUNS_REF}:{run_dir(i)}/{_RUN_FILE}\n" for i in ids).encode()
+    stdin = "".join(f"{RUNS_REF}:{run_dir(i)}/{RUN_FILE}\n" for i in ids).encode()
     out = run_git(repo, ["cat-file", "--batch"], stdin=stdin).stdout
     found: dict[str, Mapping[str, float]] = {}
     pos = 0

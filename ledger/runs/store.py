@@ -31,8 +31,8 @@ from ledger.store.identity import identity
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
 from ledger.store.refs import Refs
 
-RUNS_REF = b"refs/ledger/runs"
-RUN_FILE = "run.json"
+RUNS_REF = names.RUNS_REF.encode()
+RUN_FILE = names.RUN_FILE
 METRICS_FILE = "metrics.parquet"
 CHUNKS_DIR = "metrics"
 ARTIFACTS_DIR = "artifacts"
@@ -174,7 +174,7 @@ class RunStore:
             self.objects.add(out)
             return out[-1].id
 
-        head = self.refs.update(RUNS_REF, build)
+        head = self.move_head(build)
         self.note_runs([u.run_id for u in updates], head)
         return head
 
@@ -187,6 +187,28 @@ class RunStore:
         records = [f.record for r in fresh if (f := self.load(root, r)) is not None]
         notes.add(self, records)
         self._noted.update(fresh)
+
+    def move_head(self, build: Callable[[bytes | None], bytes | None]) -> bytes | None:
+        """The one way `refs/ledger/runs` moves (commits, merges, init): compare-and-swap from
+        the head `build` was given; `build` returns the new commit, or None to leave it."""
+        return self.refs.update(RUNS_REF, build)
+
+    def init(self) -> bool:
+        """Give the runs ref its first (empty) commit; False if it exists already."""
+        created = False
+
+        def build(old: bytes | None) -> bytes | None:
+            nonlocal created
+            if old is not None:
+                return None
+            out: list[ShaFile] = []
+            out.append(self._commit_object(trees.build({}, out), None, ["ledger initialized"]))
+            self.objects.add(out)
+            created = True
+            return out[-1].id
+
+        self.move_head(build)
+        return created
 
     def _apply(
         self,
