@@ -141,6 +141,8 @@ def _check_inputs(lg: Ledger, run: Run, tree: Path) -> None:
     assert work_tree is not None
     for item in run.inputs:
         rel = Path(item["path"])
+        if not rel.is_absolute() and ".." in rel.parts:  # a pulled record is not trusted (P8)
+            raise ReproduceError(f"input path {item['path']!r} leaves the work tree; refusing")
         target = rel if rel.is_absolute() else tree / rel
         if not target.exists() and not rel.is_absolute():
             mine = work_tree / rel

@@ -122,3 +122,23 @@ with ledger.start_run(experiment="script") as run:
         ledger.log_metric("total", sum(float(x) for x in f if x.strip()))
 print(run.id)
 """
+
+
+def test_an_input_path_that_leaves_the_work_tree_is_refused(repo: Path) -> None:
+    training_repo(repo)
+    lg = Ledger(repo)
+    with lg.open_run() as run:
+        run.log_metric("x", 1.0)
+    import copy
+
+    from ledger.runs.store import Update
+
+    def escape(current):
+        record = copy.deepcopy(current)
+        record.add_input({"path": "../outside.csv", "digest": "sha256:" + "0" * 64, "size": 1})
+        return record
+
+    lg.store.commit([Update(run.id, escape)])
+    res = run_ledger("reproduce", run.id, cwd=repo)
+    assert res.code == 1 and "leaves the work tree" in res.err, res.err
+    assert not (repo.parent / "outside.csv").exists()
