@@ -138,3 +138,19 @@ def test_a_project_from_a_git_url_and_a_project_run_reproduces(project: Path,
     assert again.code == 0, again.err
     assert json.loads(again.out)["metrics"] == [
         {"key": "score", "recorded": 2.0, "rerun": 2.0, "difference": 0.0, "ok": True}]
+
+
+@pytest.mark.parametrize("manager", ["uv", "conda"])
+def test_a_missing_env_tool_is_one_line_and_nothing_runs(project: Path, manager: str) -> None:
+    import shutil
+
+    if shutil.which(manager):
+        pytest.skip(f"{manager} is installed here")
+    (project / "conda.yaml").write_text("name: x\ndependencies: []\n")
+    (project / "MLproject").write_text(MLPROJECT + "conda_env: conda.yaml\n"
+                                       if manager == "conda" else MLPROJECT)
+    before = git(project, "for-each-ref", "refs/ledger").stdout
+    res = run_ledger("run", ".", "-P", "epochs=1", "-P", "data=data.csv", "--env-manager",
+                     manager, cwd=project)
+    assert res.code == 1 and f"needs {manager} on PATH" in res.err, res.err
+    assert git(project, "for-each-ref", "refs/ledger").stdout == before
