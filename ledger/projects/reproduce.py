@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ledger.errors import ReproduceError
+from ledger.errors import InvalidInputError, ReproduceError
 from ledger.runs import capture
 from ledger.runs.run import Run
 
@@ -78,6 +78,8 @@ class Reproduction:
 
 def reproduce(lg: Ledger, run_id: str, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
               keep: bool = False) -> Reproduction:
+    if not (rtol >= 0 and atol >= 0):
+        raise InvalidInputError(f"tolerances must be zero or more (rtol={rtol}, atol={atol})")
     original = lg.get_run(run_id)
     commit = original.source.get("commit")
     argv = list(original.source.get("argv") or [])
@@ -101,7 +103,7 @@ def reproduce(lg: Ledger, run_id: str, rtol: float = DEFAULT_RTOL, atol: float =
         if patch:
             _apply(tree, patch)
         _check_inputs(lg, original, tree)
-        new_id, code = _rerun(lg, original, tree, argv)
+        new_id, code = _rerun(lg, original, tree, argv, patch)
         return _compare(lg, original, new_id, code, commit, bool(patch), rtol, atol,
                         str(tree) if keep else None)
     finally:
@@ -165,13 +167,14 @@ def _check_inputs(lg: Ledger, run: Run, tree: Path) -> None:
                 "log it with store=True so that reproduce can fetch it)")
 
 
-def _rerun(lg: Ledger, original: Run, tree: Path, argv: list[str]) -> tuple[str, int]:
+def _rerun(lg: Ledger, original: Run, tree: Path, argv: list[str], patch: bytes | None
+           ) -> tuple[str, int]:
     from ledger.api import Ledger as Handle
     from ledger.projects.envs import local
     from ledger.runs.execute import run_command
 
     here = Handle(tree, recover=False)  # same objects and refs; the source is the worktree's
-    capture.seed_source(here.gitdir, str(original.source["commit"]), _patch(lg, original))
+    capture.seed_source(here.gitdir, str(original.source["commit"]), patch)
     if argv[0].endswith(".py"):  # a script that started its own run: sys.argv
         argv = [sys.executable, *argv]
     name = f"{original.info.run_name}-reproduce"[:250]
