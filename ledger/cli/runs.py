@@ -204,7 +204,7 @@ def get(repo: str | None, run_id: str, path: str, output: str | None) -> None:
 @click.argument("assignments", nargs=-1, required=True, metavar="K=V...")
 def tag(repo: str | None, run_id: str, assignments: tuple[str, ...]) -> None:
     """Set tags of a run."""
-    click.echo(open_ledger(repo).set_tags(run_id, pairs(assignments, "tag")))
+    click.echo(open_ledger(repo).set_run_tags(run_id, pairs(assignments, "tag")))
 
 
 @click.command()
@@ -213,7 +213,7 @@ def tag(repo: str | None, run_id: str, assignments: tuple[str, ...]) -> None:
 @click.argument("keys", nargs=-1, required=True)
 def untag(repo: str | None, run_id: str, keys: tuple[str, ...]) -> None:
     """Delete tags of a run."""
-    click.echo(open_ledger(repo).delete_tags(run_id, keys))
+    click.echo(open_ledger(repo).delete_run_tags(run_id, keys))
 
 
 @click.command()

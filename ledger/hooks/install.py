@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from ledger.api import Ledger
+from ledger.store.files import write_atomic
 
 HOOKS = ("pre-push",)
 HOOK_MARK = b"# ledger:"
@@ -79,8 +79,5 @@ def _install(target_dir: Path, name: str) -> HookResult:
             if local.exists():
                 return HookResult(name, "left-alone", target, local)
             shutil.move(str(target), str(local))
-    tmp = target.with_name(f".{name}.tmp")
-    tmp.write_bytes(source)
-    tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    os.replace(tmp, target)
+    write_atomic(target, source, executable=True)
     return HookResult(name, "chained" if local else "installed", target, local)

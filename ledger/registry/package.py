@@ -35,6 +35,7 @@ from ledger.runs.run import Run
 from ledger.runs.store import ARTIFACTS_DIR, RunStore
 from ledger.storage.offload import describe, write_file
 from ledger.store import trees
+from ledger.store.files import replacing, write_atomic
 from ledger.store.git import run_git
 from ledger.store.gitdir import GitDir
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
@@ -173,12 +174,13 @@ def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str
 
 
 def _write(path: Path, data: bytes, executable: bool, gitdir: GitDir | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    write_file(gitdir, data, tmp)  # permissions from the umask, as tar -x gives them
-    if executable:
-        os.chmod(tmp, os.stat(tmp).st_mode | 0o111)
-    os.replace(tmp, path)
+    if describe(data) is None:
+        write_atomic(path, data, executable)  # permissions from the umask, as tar -x gives them
+        return
+    with replacing(path) as tmp:  # a file kept in the store: fetched, verified, streamed
+        write_file(gitdir, data, tmp)
+        if executable:
+            os.chmod(tmp, os.stat(tmp).st_mode | 0o111)
 
 
 def _remove_tree(path: Path) -> None:

@@ -23,6 +23,7 @@ from typing import IO, Any
 from ledger.errors import StorageError
 from ledger.storage.config import StorageConfig
 from ledger.storage.pointer import Pointer
+from ledger.store.files import replacing
 
 CHUNK = 8 * 1024 * 1024
 WORKERS = 8
@@ -104,16 +105,10 @@ class ContentStore:
             return local
         if self.config.is_local:
             raise self._missing(p, "the store")
-        self.landing.mkdir(parents=True, exist_ok=True)
-        tmp = self.landing / f".get-{secrets.token_hex(8)}.tmp"
-        try:
+        with replacing(local) as tmp:  # appears only whole and verified
             with self._remote_open(p, "rb") as fin, open(tmp, "wb", buffering=0) as fout:
                 digest, size = copy_hashing(fin, fout)
             self._check(p, digest, size)
-            local.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, local)
-        finally:
-            tmp.unlink(missing_ok=True)
         return local
 
     def read(self, p: Pointer) -> bytes:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from ledger.errors import InvalidInputError, StorageError
 from ledger.storage import config, pointer
 from ledger.storage.cas import ContentStore
 from ledger.storage.pointer import Pointer
+from ledger.store.files import replacing
 from ledger.store.gitdir import GitDir
 
 
@@ -110,8 +110,7 @@ def fetch_pointers(gitdir: GitDir, folder: str | Path) -> list[Path]:
         found = pointer.parse(path.read_bytes())
         if found is None:
             continue
-        tmp = path.with_name(f".{path.name}.fetch.tmp")
-        content_store(gitdir).copy_to(found, tmp)
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            content_store(gitdir).copy_to(found, tmp)
         done.append(path)
     return done

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from conftest import git, run_ledger
+from tests.conftest import git, run_ledger
 
 PY = sys.executable
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import git, run_ledger
-from project_support import exec_run, training_repo
-
 from ledger.api import Ledger
+from tests.conftest import git, run_ledger
+from tests.projects.project_support import exec_run, training_repo
 
 
 def test_lineage_from_commit_and_inputs_to_stages(repo: Path) -> None:

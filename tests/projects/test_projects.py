@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, run_ledger
 
 from ledger.api import Ledger
 from ledger.projects import mlproject
+from tests.conftest import git, run_ledger
 
 MLPROJECT = """\
 name: demo

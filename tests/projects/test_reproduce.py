@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import git, run_ledger, user_state
-from project_support import NOISY, PY, exec_run, training_repo
-
 from ledger.api import Ledger
+from tests.conftest import git, run_ledger, user_state
+from tests.projects.project_support import NOISY, PY, exec_run, training_repo
 
 
 def worktrees(repo: Path) -> list[str]:

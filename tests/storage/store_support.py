@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import git
+from tests.conftest import git
 
 LARGE = 64  # bytes: large_file_bytes in these tests, so that "large" files stay tiny
 

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import git, make_repo, run_ledger
-from store_support import LARGE, big_file, configure, objects_in
 
 from ledger.api import Ledger
 from ledger.storage import pointer
+from tests.conftest import git, make_repo, run_ledger
+from tests.storage.store_support import LARGE, big_file, configure, objects_in
 
 
 def test_pointer_grammar_round_trips_and_refuses_other_content() -> None:

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import git, run_ledger
-from store_support import big_file, configure
+
+from tests.conftest import git, run_ledger
+from tests.storage.store_support import big_file, configure
 
 pytestmark = pytest.mark.slow
 
