@@ -23,6 +23,7 @@ _FLUENT = (
     "search_runs", "last_active_run",
 )
 _MODELS = ("register_model", "promote_model", "load_model_dir")
+_FLAVORS = ("sklearn", "pyfunc", "xgboost", "lightgbm", "pytorch", "onnx")  # ledger.models.*
 __all__ = [*_FLUENT, *_MODELS, "ActiveRun", "Ledger", "LedgerError", "Run",  # noqa: PLE0604
            "__version__"]
 
@@ -37,6 +38,10 @@ def __getattr__(name: str) -> Any:
         from ledger.registry import api as models
 
         return getattr(models, name)
+    if name in _FLAVORS or name == "models":
+        import importlib
+
+        return importlib.import_module(f"ledger.models{'' if name == 'models' else '.' + name}")
     if name == "Ledger":
         from ledger.api import Ledger
 

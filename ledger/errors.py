@@ -101,3 +101,11 @@ class StorageError(LedgerError):
 
 class ReproduceError(LedgerError):
     """A run cannot be rerun as recorded (changed input, missing source, bad project)."""
+
+
+class ModelError(LedgerError):
+    """A model folder, flavor or model URI cannot be used (missing MLmodel, unknown flavor...)."""
+
+
+class ModelSchemaError(ModelError, InvalidInputError):
+    """Input to a model does not match its signature (missing or mistyped columns)."""

@@ -158,3 +158,19 @@ def test_reading_needs_no_store_for_files_in_git(tmp_path: Path) -> None:
     (repo / "a.txt").write_text("hello")
     rid = Ledger(repo).log_run(artifacts=[(str(repo / "a.txt"), None)])
     assert Ledger(repo).read_artifact(rid, "a.txt") == b"hello"
+
+
+def test_model_loading_fetches_stored_files_and_reuses_its_cache(repo: Path,
+                                                                  tmp_path: Path) -> None:
+    from ledger.models.uri import locate
+
+    configure(repo, str(tmp_path / "store"))
+    data = big_file(repo / "model" / "weights.bin")
+    (repo / "model" / "MLmodel").write_text("flavors: {}\n")
+    rid = Ledger(repo).log_run(artifacts=[(str(repo / "model"), "model")])
+    first = locate(f"runs:/{rid}/model", repo)
+    assert (first.path / "weights.bin").read_bytes() == data
+    stamp = (first.path / "weights.bin").stat().st_mtime_ns
+    again = locate(f"runs:/{rid}/model", repo)
+    assert again.path == first.path
+    assert (again.path / "weights.bin").stat().st_mtime_ns == stamp
