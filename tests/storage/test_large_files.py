@@ -169,8 +169,8 @@ def test_model_loading_fetches_stored_files_and_reuses_its_cache(repo: Path,
     (repo / "model" / "MLmodel").write_text("flavors: {}\n")
     rid = Ledger(repo).log_run(artifacts=[(str(repo / "model"), "model")])
     first = locate(f"runs:/{rid}/model", repo)
-    assert (first.path / "weights.bin").read_bytes() == data
-    stamp = (first.path / "weights.bin").stat().st_mtime_ns
+    assert (first.folder / "weights.bin").read_bytes() == data
+    stamp = (first.folder / "weights.bin").stat().st_mtime_ns
     again = locate(f"runs:/{rid}/model", repo)
-    assert again.path == first.path
-    assert (again.path / "weights.bin").stat().st_mtime_ns == stamp
+    assert again.folder == first.folder
+    assert (again.folder / "weights.bin").stat().st_mtime_ns == stamp
