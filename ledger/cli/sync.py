@@ -50,6 +50,9 @@ def share(action: str, repo: str | None, remote: str) -> None:
     result = getattr(sharing, action)(open_ledger(repo), remote, options)
     for line in summary(result):
         click.echo(line)
+    for bad in result.refused:
+        click.echo(f"warning: run {bad.run_id} from {result.remote} was not merged: "
+                   f"{bad.reason}", err=True)
     if result.tag_conflicts:
         raise SyncError(conflict_message(result))
 

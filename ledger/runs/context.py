@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InvalidInputError, RunStateError
@@ -34,7 +33,7 @@ class Fluent:
         self._threads = threading.local()
         self._fluent_lock = threading.RLock()
         self._attached: dict[str, ActiveRun] = {}  # LEDGER_RUN_ID: one attachment per process
-        self._open: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
+        self._open: set[ActiveRun] = set()  # started here, end not committed yet
         self._last: ActiveRun | None = None
 
     def _ledger_for_new_run(self) -> Runs:
@@ -44,6 +43,8 @@ class Fluent:
         stack: list[ActiveRun] | None = getattr(self._threads, "stack", None)
         if stack is None:
             stack = self._threads.stack = []
+        elif stack and stack[-1].closed:  # ended from another thread (or at a retry)
+            stack[:] = [run for run in stack if not run.closed]
         return stack
 
     # -- starting and ending ------------------------------------------------------------------
@@ -98,9 +99,14 @@ class Fluent:
             return run
 
     def _forget_run(self, run: ActiveRun) -> None:
+        """Off this thread's stack once closed; out of this process's memory once its end is
+        committed (until then, `_end_all` retries it at exit)."""
         stack = self._stack()
         if run in stack:
             stack.remove(run)
+        if run.ended:
+            with self._fluent_lock:
+                self._open.discard(run)
 
     def end_run(self, status: str = "FINISHED") -> None:
         """End this thread's active run (an attached run is flushed, not ended)."""

@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from ledger.errors import InvalidInputError, StorageError
 from ledger.storage import config, pointer
@@ -72,6 +74,39 @@ def write_file(gitdir: GitDir | None, data: bytes, dst: Path) -> None:
         dst.write_bytes(data)
     else:
         _store_for(gitdir, found).copy_to(found, dst)
+
+
+def write_stored(gitdir: GitDir | None, reader: BinaryIO, size: int, dst: Path) -> bool:
+    """For ``stream.write_files``: write to the new file ``dst`` what a blob that may be a
+    pointer stands for (the stored object, fetched and verified, streamed); False, with
+    nothing read, for a blob too large to be a pointer."""
+    if size > pointer.MAX_BYTES:
+        return False
+    write_file(gitdir, reader.read(size), dst)
+    return True
+
+
+def copy_stored(gitdir: GitDir | None, reader: BinaryIO, size: int, out: BinaryIO) -> bool:
+    """Copy into ``out`` what a blob that may be a pointer stands for, the stored object
+    streamed and verified; False, with nothing read, for a blob too large to be a pointer."""
+    if size > pointer.MAX_BYTES:
+        return False
+    data = reader.read(size)
+    found = pointer.parse(data)
+    if found is None:
+        out.write(data)
+        return True
+    digest, n = hashlib.sha256(), 0
+    with open(_store_for(gitdir, found).fetch(found), "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            n += len(chunk)
+            out.write(chunk)
+    if n != found.size or digest.hexdigest() != found.sha256:
+        raise StorageError(f"the stored object sha256:{found.sha256} is damaged (its contents "
+                           "do not match their hash): remove it from the store's cache and "
+                           "fetch it again")
+    return True
 
 
 def describe(data: bytes) -> tuple[int, str] | None:

@@ -28,6 +28,7 @@ from ledger.store.history import Relation, relate
 from ledger.sync import tags as tagsync
 from ledger.sync.merge import Merged, merge_history
 from ledger.sync.remote import Git, Remote
+from ledger.sync.screen import Refused
 
 if TYPE_CHECKING:
     from ledger.api import Ledger
@@ -54,6 +55,7 @@ class SyncResult:
     tries: int = 0  # pushes attempted
     uploaded: int = 0  # large files sent to the store before the push
     uploaded_bytes: int = 0
+    refused: list[Refused] = field(default_factory=list)  # the remote's invalid runs, not merged
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ class _Session:
         self._record_merge(done)
 
     def _record_merge(self, done: Merged) -> None:
+        known = {r.run_id for r in self.result.refused}
+        self.result.refused.extend(r for r in done.refused if r.run_id not in known)
         if done.kind == "up to date":
             return
         objects = self.store.objects
