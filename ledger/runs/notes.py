@@ -37,42 +37,54 @@ def note_line(record: RunRecord) -> str:
 
 def add(store: RunStore, records: Iterable[RunRecord]) -> bytes | None:
     """Add the runs to the notes of their source commits (a no-op for runs already there)."""
+    records = list(records)
+
+    def build(old: bytes | None) -> bytes | None:
+        prepared = prepare(store, records, old)
+        if prepared is None:
+            return None
+        store.objects.add(prepared)
+        return prepared[-1].id
+
+    return store.refs.update(NOTES_REF, build)
+
+
+def prepare(store: RunStore, records: Iterable[RunRecord], old: bytes | None
+            ) -> list[ShaFile] | None:
+    """The objects of the notes commit that adds `records` to the notes at `old`, its commit
+    last; None if every run is noted already. Writes nothing: a run commit puts these objects
+    into its own pack (one pack per commit) and then moves the notes ref."""
     wanted: dict[str, set[str]] = {}
+    objects = store.objects
     for record in records:
         commit = (record.source or {}).get("commit")
         # a run imported from elsewhere may name a commit this repository lacks: no note
-        if isinstance(commit, str) and len(commit) == 40 and commit.encode() in store.objects:
+        if isinstance(commit, str) and len(commit) == 40 and commit.encode() in objects:
             wanted.setdefault(commit, set()).add(note_line(record))
     if not wanted:
         return None
-    objects = store.objects
-
-    def build(old: bytes | None) -> bytes | None:
-        root = objects.commit(old).tree if old is not None else None
-        out: list[ShaFile] = []
-        changes: dict[str, trees.Entry | None] = {}
-        for commit, lines in sorted(wanted.items()):
-            path = f"{commit[:2]}/{commit[2:]}"
-            entry = objects.lookup(root, path) if root is not None else None
-            if entry is None and root is not None:  # a flat note written by git itself
-                entry = objects.lookup(root, commit)
-                if entry is not None:
-                    changes[commit] = None
-            have = set(objects.blob_bytes(entry[1]).decode().splitlines()) if entry else set()
-            if lines <= have:
-                continue
-            note = blob(("\n".join(sorted(have | lines)) + "\n").encode())
-            out.append(note)
-            changes[path] = (FILE_MODE, note.id)
-        if not changes:
-            return None
-        tree = trees.edit(objects, root, changes, out)
-        assert tree is not None
-        out.append(_commit(store, tree, old))
-        objects.add(out)
-        return out[-1].id
-
-    return store.refs.update(NOTES_REF, build)
+    root = objects.commit(old).tree if old is not None else None
+    out: list[ShaFile] = []
+    changes: dict[str, trees.Entry | None] = {}
+    for commit, lines in sorted(wanted.items()):
+        path = f"{commit[:2]}/{commit[2:]}"
+        entry = objects.lookup(root, path) if root is not None else None
+        if entry is None and root is not None:  # a flat note written by git itself
+            entry = objects.lookup(root, commit)
+            if entry is not None:
+                changes[commit] = None
+        have = set(objects.blob_bytes(entry[1]).decode().splitlines()) if entry else set()
+        if lines <= have:
+            continue
+        note = blob(("\n".join(sorted(have | lines)) + "\n").encode())
+        out.append(note)
+        changes[path] = (FILE_MODE, note.id)
+    if not changes:
+        return None
+    tree = trees.edit(objects, root, changes, out)
+    assert tree is not None
+    out.append(_commit(store, tree, old))
+    return out
 
 
 def _commit(store: RunStore, tree: bytes, parent: bytes | None) -> Commit:
