@@ -100,7 +100,13 @@ class DesiredStateError(RegistryError):
 
 
 class StorageError(LedgerError):
-    """The repository could not be written (full disk, read-only file system, permissions)."""
+    """Storage failed: the repository could not be written (full disk, read-only file system,
+    permissions), or the store of large files is misconfigured, unreachable, or lacks or
+    garbles an object."""
+
+
+class ReproduceError(LedgerError):
+    """A run cannot be rerun as recorded (changed input, missing source, bad project)."""
 
 
 class DamagedRunError(LedgerError):

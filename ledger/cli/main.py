@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from ledger.cli import models, registry, runs, sync, ui
+from ledger.cli import models, projects, registry, runs, storage, sync, ui
 from ledger.errors import LedgerError
 
 
@@ -27,7 +27,7 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 
 for _command in (*runs.COMMANDS, *sync.COMMANDS, registry.model, registry.registry,
-                 registry.verify, *ui.COMMANDS):
+                 registry.verify, *projects.COMMANDS, *storage.COMMANDS, *ui.COMMANDS):
     cli.add_command(_command)
 for _command in models.COMMANDS:
     registry.model.add_command(_command)

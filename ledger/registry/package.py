@@ -24,6 +24,7 @@ import os
 import secrets
 import stat
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,10 @@ from ledger.errors import InvalidInputError, LedgerError, RunNotFoundError
 from ledger.runs.record import float_to_json
 from ledger.runs.run import Run
 from ledger.runs.store import ARTIFACTS_DIR, RunStore
+from ledger.storage.offload import describe, write_stored
 from ledger.store import stream, trees
 from ledger.store.git import run_git
+from ledger.store.gitdir import GitDir
 from ledger.store.identity import fallback_config
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
 
@@ -100,8 +103,8 @@ def _manifest(objects: ObjectStore, run: Run, name: str, version: str, path: str
     listed = []
     for rel, _mode, sha in sorted(files):
         data = objects.blob_bytes(sha)
-        listed.append({"path": rel, "size": len(data), "git_sha1": sha.decode(),
-                       "sha256": hashlib.sha256(data).hexdigest()})
+        size, digest = describe(data) or (len(data), hashlib.sha256(data).hexdigest())
+        listed.append({"path": rel, "size": size, "git_sha1": sha.decode(), "sha256": digest})
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -150,17 +153,19 @@ def tree_files(objects: ObjectStore, tree: bytes, label: str) -> list[tuple[str,
     return found
 
 
-def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str]) -> Path:
+def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str],
+                   gitdir: GitDir | None = None) -> Path:
     """Write the package's files below ``dst``, byte for byte, as ``git archive`` would.
 
     A new ``dst`` appears whole (built beside it, then renamed); into an existing folder each
-    file is replaced atomically.
+    file is replaced atomically. Files kept in the store of large files (a pointer in git)
+    are fetched from the store of ``gitdir``'s repository and verified.
     """
-    return export_files(objects, package_files(objects, commit), dst)
+    return export_files(objects, package_files(objects, commit), dst, gitdir)
 
 
 def export_files(objects: ObjectStore, files: list[tuple[str, int, bytes]],
-                 dst: str | os.PathLike[str]) -> Path:
+                 dst: str | os.PathLike[str], gitdir: GitDir | None = None) -> Path:
     """Write ``files`` (from :func:`tree_files`) below ``dst`` as :func:`export_package` does."""
     out = Path(dst)
     if out.exists() and not out.is_dir():
@@ -170,7 +175,8 @@ def export_files(objects: ObjectStore, files: list[tuple[str, int, bytes]],
     target.mkdir(parents=True, exist_ok=not fresh)
     try:
         stream.write_files(Path(objects.dulwich.path).parent,
-                           [(target / rel, sha, mode == _EXEC_MODE) for rel, mode, sha in files])
+                           [(target / rel, sha, mode == _EXEC_MODE) for rel, mode, sha in files],
+                           partial(write_stored, gitdir))  # files kept in a store: fetched
         if fresh:
             os.rename(target, out)
     except BaseException:

@@ -193,10 +193,12 @@ class ActiveRun:
                                     "dictionary").encode() + b"\n"
         self._add_bytes(data, artifact_file)
 
-    def log_input(self, path: str | os.PathLike[str], context: str | None = None) -> None:
-        """Record a dataset fingerprint (path, digest, size) for lineage."""
+    def log_input(self, path: str | os.PathLike[str], context: str | None = None,
+                  store: bool = False) -> None:
+        """Record a dataset fingerprint (path, digest, size) for lineage; ``store=True`` also
+        keeps the file in the store of large files, so `ledger reproduce` can fetch it."""
         self._check_open()
-        entry = self._ledger._fingerprint(path, context)
+        entry = self._ledger._fingerprint(path, context, store)
         with self._buffer:
             self._check_open()
             self._journal.append(journal.INPUT, entry)

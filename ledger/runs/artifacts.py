@@ -4,12 +4,14 @@ written (whoever stored it: a pulled run, plain git), and contents are streamed.
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ledger import names
 from ledger.errors import DamagedRunError, InvalidInputError, RunNotFoundError
 from ledger.runs import replay
+from ledger.storage.offload import copy_stored, write_stored
 from ledger.store import stream
 from ledger.store.objects import FILE_MODE
 
@@ -39,7 +41,7 @@ def download(runs: Runs, rid: str, path: str | None, dst: str | os.PathLike[str]
     if not files:
         raise RunNotFoundError(f"run {rid} has no artifact {wanted or ''!r}".rstrip())
     plan = [(out / safe(rid, rel, mode), sha, False) for rel, (mode, sha) in sorted(files.items())]
-    stream.write_files(runs.gitdir.common_dir, plan)
+    stream.write_files(runs.gitdir.common_dir, plan, partial(write_stored, runs.gitdir))
     return out / wanted if wanted else out
 
 
@@ -52,7 +54,8 @@ def save(runs: Runs, rid: str, path: str, output: str | os.PathLike[str]) -> Pat
         return download(runs, rid, wanted, target)
     rel = safe(rid, wanted, entry[0])
     target = target / rel if target.is_dir() else target
-    stream.write_files(runs.gitdir.common_dir, [(target, entry[1], False)])
+    stream.write_files(runs.gitdir.common_dir, [(target, entry[1], False)],
+                       partial(write_stored, runs.gitdir))
     return target
 
 
@@ -64,8 +67,9 @@ def copy_to(runs: Runs, rid: str, path: str, out: BinaryIO) -> bool:
         return False
     safe(rid, wanted, entry[0])
     with stream.blobs(runs.gitdir.common_dir, [entry[1]]) as found:
-        for _sha, _size, reader in found:
-            stream.copy(reader, out)
+        for _sha, size, reader in found:
+            if not copy_stored(runs.gitdir, reader, size, out):  # large files from the store
+                stream.copy(reader, out)
     return True
 
 

@@ -22,6 +22,8 @@ from ledger.store.gitdir import GitDir
 # variables that would point git at another repository than the one the run lands in
 _REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
              "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE")
+# source states set by seed_source, each for the next capture of its repository
+_seeded: dict[str, tuple[dict[str, Any], bytes | None]] = {}
 
 
 def _git(gitdir: GitDir, *args: str, index: Path | None = None
@@ -56,6 +58,9 @@ def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
     """Read afresh for every run (P9): a cache keyed on time recorded the previous commit,
     branch or patch for a run started just after a commit, an edit or a checkout; one
     `git status` costs a few milliseconds, small beside a run."""
+    seeded = _seeded.pop(str(gitdir.git_dir), None)
+    if seeded is not None:
+        return dict(seeded[0]), seeded[1]
     info: dict[str, Any] = {"commit": None, "branch": None, "dirty": False}
     patch: bytes | None = None
     if gitdir.work_tree is not None:
@@ -75,6 +80,15 @@ def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
             if info["dirty"]:
                 patch = _patch(gitdir, info["commit"] or _empty_tree(gitdir))
     return info, patch
+
+
+def seed_source(gitdir: GitDir, commit: str, patch: bytes | None) -> None:
+    """Tell the source capture the state of a work tree its caller has just made (`ledger
+    reproduce`: a detached checkout of ``commit`` with ``patch`` applied), sparing a `git
+    status` that a fresh checkout makes hash every file (git's racy-clean check). The seed
+    serves the next capture of that repository only; later ones read afresh."""
+    info = {"commit": commit, "branch": None, "dirty": bool(patch)}
+    _seeded[str(gitdir.git_dir)] = (info, patch or None)
 
 
 def _patch(gitdir: GitDir, base: str) -> bytes | None:

@@ -167,8 +167,9 @@ class Fluent:
     def log_dict(self, dictionary: Any, artifact_file: str) -> None:
         self._current().log_dict(dictionary, artifact_file)
 
-    def log_input(self, path: str | os.PathLike[str], context: str | None = None) -> None:
-        self._current().log_input(path, context)
+    def log_input(self, path: str | os.PathLike[str], context: str | None = None,
+                  store: bool = False) -> None:
+        self._current().log_input(path, context, store)
 
     def flush(self) -> None:
         """Commit what this thread's active run has journaled so far."""

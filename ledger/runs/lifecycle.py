@@ -58,6 +58,8 @@ class Runs:
                         for k, v in (tags or {}).items()}
         checked_params = {names.check_key(k, "param key"): names.param_value(v)
                           for k, v in (params or {}).items()}
+        if os.environ.get("LEDGER_REPRODUCES"):  # a run started under `ledger reproduce`
+            checked_tags.setdefault("ledger.reproduces", os.environ["LEDGER_REPRODUCES"])
         start = now_ms()
         rid = names.check_run_id(run_id) if run_id else names.new_run_id(start)
         run_name = names.check_run_name(name) if name else _default_name(rid)
@@ -232,21 +234,27 @@ class Runs:
         return obj.id, len(data)
 
     def _store_files(self, paths: Sequence[Path]) -> list[tuple[bytes, int]]:
+        from ledger.storage.offload import offload
+
+        stored = offload(self.gitdir, paths)  # large files to the store, a pointer in git
         limit = settings.max_artifact_bytes()
         for path in paths:
             size = path.stat().st_size
-            if size > limit:
+            if size > limit and path not in stored:
                 raise InvalidInputError(
                     f"artifact {str(path)!r} is {size} bytes, above the limit of "
-                    f"{limit} (LEDGER_MAX_ARTIFACT_BYTES); large files need the "
-                    "external artifact store, which does not exist yet"
+                    f"{limit} (LEDGER_MAX_ARTIFACT_BYTES) for files kept in git; "
+                    "keep large files in a store: add [storage] with url = \"s3://bucket/prefix\" "
+                    "(or a folder) to ledger.toml"
                 )
         # large files are streamed into loose objects; small ones go in one batch (a pack)
         big = {p: stream.write_blob(self.gitdir.objects_dir, p) for p in paths
-               if p.stat().st_size > stream.STREAM_ABOVE}
-        objs = {p: blob(p.read_bytes()) for p in paths if p not in big}
+               if p not in stored and p.stat().st_size > stream.STREAM_ABOVE}
+        objs = {p: blob(stored[p][0] if p in stored else p.read_bytes())
+                for p in paths if p not in big}
         self.store.objects.add(objs.values())
-        return [big[p] if p in big else (objs[p].id, len(objs[p].as_raw_string()))
+        return [big[p] if p in big
+                else (objs[p].id, stored[p][1] if p in stored else len(objs[p].as_raw_string()))
                 for p in paths]
 
     def _artifact_pairs(self, artifacts: Sequence[tuple[str, str | None]]
@@ -267,8 +275,15 @@ class Runs:
         stored = self._store_files([p for p, _ in pairs]) if pairs else []
         return {dest: got for (_, dest), got in zip(pairs, stored)}
 
-    def _fingerprint(self, path: str | os.PathLike[str], context: str | None) -> dict[str, Any]:
-        return capture.input_fingerprint(path, self.gitdir.work_tree, context)
+    def _fingerprint(self, path: str | os.PathLike[str], context: str | None,
+                     store: bool = False) -> dict[str, Any]:
+        entry = capture.input_fingerprint(path, self.gitdir.work_tree, context)
+        if store:
+            from ledger.storage.offload import store_input
+
+            store_input(self.gitdir, Path(path))
+            entry["stored"] = True
+        return entry
 
     # -- reading ------------------------------------------------------------------------------
     def resolve(self, run_id: str) -> str:
@@ -323,6 +338,12 @@ class Runs:
         return list(self.get_run(run_id).artifacts)
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
+        from ledger.storage.offload import resolve
+
+        return resolve(self.gitdir, self._artifact_blob(run_id, path))
+
+    def _artifact_blob(self, run_id: str, path: str) -> bytes:
+        """The artifact's git blob: its bytes, or the pointer to them in the store."""
         rid = self.resolve(run_id)
         path = names.check_artifact_path(path)
         tree = self.store.folder_tree(self.store.root(self.store.head()), rid)

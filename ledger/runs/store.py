@@ -39,6 +39,7 @@ from ledger.errors import (
     InvalidInputError,
     RunNotFoundError,
 )
+from ledger.runs import notes
 from ledger.runs.record import Point, RunRecord, canonical_points, float_to_json
 from ledger.store import parquet, trees
 from ledger.store.gitdir import GitDir
@@ -100,6 +101,7 @@ class RunStore:
         self.gitdir = gitdir
         self.objects = ObjectStore(gitdir.objects_dir)
         self.refs = Refs(gitdir.common_dir)
+        self._noted: set[str] = set()  # runs this handle has put in the git notes
         self._queue: list[_Ticket] = []  # updates waiting for the next group commit
         self._queue_lock = threading.Lock()
         self._committer = threading.Lock()  # one committing thread at a time
@@ -251,24 +253,65 @@ class RunStore:
         for update in updates:  # several changes to one run build on each other
             by_run.setdefault(update.run_id, []).append(update)
         encoded: dict[tuple[str, tuple[Any, ...]], Blob] = {}
+        noting: list[tuple[bytes | None, bytes]] = []  # (notes head built on, notes commit)
 
         def build(old: bytes | None) -> bytes | None:
             root = self.root(old)
             out: list[ShaFile] = []
             changes: dict[str, trees.Entry | None] = {}
-            lines = [self._apply(root, group, changes, out, encoded)
-                     for group in by_run.values()]
+            applied = [self._apply(root, group, changes, out, encoded)
+                       for group in by_run.values()]
+            lines = [line for line, _record in applied]
             new_root = trees.edit(self.objects, root, changes, out)
             if new_root is None:
                 new_root = trees.build({}, out)
             if new_root == root:
                 return None
             flush = all(u.event == FLUSH_EVENT for u in updates)
-            out.append(self._commit_object(new_root, old, lines, flush))
-            self.objects.add(out)
-            return out[-1].id
+            run_commit = self._commit_object(new_root, old, lines, flush)
+            out.append(run_commit)
+            noting[:] = self._prepare_notes([record for _line, record in applied], out)
+            self.objects.add(out)  # the run commit and its notes commit: one pack
+            return run_commit.id
 
-        return self.move_head(build)
+        head = self.move_head(build)
+        if head is not None and noting:
+            self._move_notes(*noting[0], list(by_run))
+        return head
+
+    def _prepare_notes(self, records: list[RunRecord], out: list[ShaFile]
+                       ) -> list[tuple[bytes | None, bytes]]:
+        """Add to `out` the notes commit for the runs not yet noted by this handle (see
+        runs/notes.py); the (notes head, new notes commit) pair, or nothing to do."""
+        records = [r for r in records if r.id not in self._noted]
+        fresh = [r.id for r in records]
+        if not fresh:
+            return []
+        old = self.refs.get(notes.NOTES_REF)
+        prepared = notes.prepare(self, records, old)
+        if prepared is None:
+            self._noted.update(fresh)
+            return []
+        out.extend(prepared)
+        return [(old, prepared[-1].id)]
+
+    def _move_notes(self, old: bytes | None, new: bytes, run_ids: list[str]) -> None:
+        """Move the notes ref to the commit prepared with the run commit; if another writer
+        moved it meanwhile, add the notes again on top of theirs (a second, rare pack)."""
+        if not self.refs.swap(notes.NOTES_REF, old, new):
+            root = self.root(self.head())
+            notes.add(self, [f.record for r in run_ids if (f := self.load(root, r)) is not None])
+        self._noted.update(run_ids)
+
+    def note_runs(self, run_ids: Iterable[str], head: bytes | None) -> None:
+        """Each run adds itself once to the git note of its source commit (runs/notes.py);
+        used for the runs a pull brings (a commit notes its runs in its own pack)."""
+        fresh = [r for r in dict.fromkeys(run_ids) if r not in self._noted]
+        if not fresh or head is None:
+            return
+        root = self.root(head)
+        notes.add(self, [f.record for r in fresh if (f := self.load(root, r)) is not None])
+        self._noted.update(fresh)
 
     def move_head(self, build: Callable[[bytes | None], bytes | None]) -> bytes | None:
         """The one way `refs/ledger/runs` moves (commits, merges, init): compare-and-swap from
@@ -302,8 +345,9 @@ class RunStore:
         changes: dict[str, trees.Entry | None],
         out: list[ShaFile],
         encoded: dict[tuple[str, tuple[Any, ...]], Blob],
-    ) -> str:
-        """Apply the updates of one run, in order, to the run as found under `root`."""
+    ) -> tuple[str, RunRecord]:
+        """Apply the updates of one run, in order, to the run as found under `root`: its
+        audit line and its new record."""
         run_id = group[0].run_id
         folder = self.load(root, run_id)
         record = folder.record if folder else None
@@ -360,7 +404,7 @@ class RunStore:
         base = names.run_dir(run_id)
         for rel, change in files.items():
             changes[f"{base}/{rel}"] = change
-        return audit_line(record, group[-1].event)
+        return audit_line(record, group[-1].event), record
 
     def _commit_object(self, tree: bytes, parent: bytes | None, lines: list[str],
                        flush: bool = False) -> Commit:

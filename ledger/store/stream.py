@@ -13,7 +13,7 @@ import os
 import secrets
 import subprocess
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -115,13 +115,17 @@ def copy(reader: BinaryIO, out: BinaryIO) -> None:
         out.write(chunk)
 
 
-def write_files(git_dir: Path, files: list[tuple[Path, bytes, bool]]) -> None:
+def write_files(git_dir: Path, files: list[tuple[Path, bytes, bool]],
+                stored: Callable[[BinaryIO, int, Path], bool] | None = None) -> None:
     """Write blobs to files (target, blob id, executable), each atomically, streaming the
-    contents (permissions from the umask, as tar -x gives them)."""
+    contents (permissions from the umask, as tar -x gives them). `stored(reader, size, tmp)`,
+    if given, may write a blob itself (a pointer to a file kept in a store of large files:
+    ledger/storage) and return True; False leaves the blob unread, to be copied as it is."""
     with blobs(git_dir, [sha for _, sha, _ in files]) as found:
-        for (target, _sha, executable), (_s, _size, reader) in zip(files, found):
+        for (target, _sha, executable), (_s, size, reader) in zip(files, found):
             with replacing(target) as tmp:
-                with open(tmp, "wb") as out:
-                    copy(reader, out)
+                if stored is None or not stored(reader, size, tmp):
+                    with open(tmp, "wb") as out:
+                        copy(reader, out)
                 if executable:
                     os.chmod(tmp, os.stat(tmp).st_mode | 0o111)
