@@ -203,6 +203,7 @@ def copy_file_hashing(src: Path, dst: Path) -> tuple[str, int]:
             return copy_hashing(fin, fout)
         h = hashlib.sha256()
         size = 0
+        buffer = memoryview(bytearray(CHUNK))
         with open(dst, "rb", buffering=0) as back, ThreadPoolExecutor(1) as hasher:
             pending: Future[None] | None = None
             while True:
@@ -217,20 +218,20 @@ def copy_file_hashing(src: Path, dst: Path) -> tuple[str, int]:
                     break
                 if pending is not None:
                     pending.result()
-                pending = hasher.submit(_hash_back, h, back, n)
+                pending = hasher.submit(_hash_back, h, back, n, buffer)
                 size += n
             if pending is not None:
                 pending.result()
         return h.hexdigest(), size
 
 
-def _hash_back(h: Any, back: Any, n: int) -> None:
+def _hash_back(h: Any, back: Any, n: int, buffer: memoryview) -> None:
     while n > 0:
-        chunk = back.read(n)
-        if not chunk:
+        got = back.readinto(buffer[:n])  # one buffer for the whole copy: no 8 MB allocations
+        if not got:
             raise OSError("the copy is shorter than what was written")
-        h.update(chunk)
-        n -= len(chunk)
+        h.update(buffer[:got])
+        n -= got
 
 
 def _finish_in_python(fin: Any, fout: Any, back: Any, h: Any) -> str:
