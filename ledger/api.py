@@ -71,7 +71,7 @@ class Ledger(Runs, Fluent):
         for rid in found.column("run_id").to_pylist():
             folder = self.store.load(root, rid)
             if folder is not None:
-                out.append(Run.of(folder.record))
+                out.append(Run.of(folder.record, self.artifact_uri(rid)))
         return out
 
     def reindex(self) -> int:

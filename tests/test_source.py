@@ -34,10 +34,14 @@ LAYERS: dict[str, set[str]] = {
     "projects": BASE | {"store", "runs", "query", "api", "fluent", "registry", "models",
                         "storage"},
     "serve": BASE | {"store", "runs", "query", "api", "fluent", "registry", "models", "sync"},
+    "mlflow_compat": BASE | {"store", "runs", "query", "api", "fluent", "registry"},
+    "tracking": {"mlflow_compat"},
+    "artifacts": {"mlflow_compat", "errors"},
+    "exceptions": {"errors"},
     "mlflow_plugin": BASE | {"store", "runs", "query", "api", "fluent", "registry", "models",
-                             "storage", "sync"},
+                             "storage", "sync", "mlflow_compat"},
     "cli": BASE | {"store", "runs", "query", "api", "fluent", "registry", "sync", "hooks",
-                   "models", "serve", "storage", "projects", "mlflow_plugin"},
+                   "models", "serve", "storage", "projects", "mlflow_plugin", "mlflow_compat"},
     # `ledger/__init__.py` loads the public names lazily, by name, from the rooms below the CLI
     "__init__": set(),
 }

@@ -172,8 +172,11 @@ class ActiveRun:
 
     def log_input(self, path: str | os.PathLike[str], context: str | None = None) -> None:
         """Record a dataset fingerprint (path, digest, size) for lineage."""
+        self.log_input_entry(self._ledger._fingerprint(path, context))
+
+    def log_input_entry(self, entry: dict[str, Any]) -> None:
+        """Record an input fingerprint already made (`{"path", "digest", "size", …}`)."""
         self._check_open()
-        entry = self._ledger._fingerprint(path, context)
         with self._buffer:
             self._record.add_input(entry)
             self._journal.append(journal.INPUT, entry)
