@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ledger.cli import registry, runs, sync
+from ledger.cli import importer, registry, runs, sync
 from ledger.errors import LedgerError
 
 
@@ -26,7 +26,7 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 
 for _command in (*runs.COMMANDS, *sync.COMMANDS, registry.model, registry.registry,
-                 registry.verify):
+                 registry.verify, *importer.COMMANDS):
     cli.add_command(_command)
 
 

@@ -30,11 +30,15 @@ TAG = "ledger.logged_models"
 _ID = re.compile(r"^m-([0-9a-f]{32})[0-9a-f]{8}$")
 
 
-def _run_of(model_id: str) -> str:
+def _run_of(store: LedgerTrackingStore, model_id: str) -> str:
     m = _ID.match(model_id)
-    if m is None:
-        raise common.not_found(f"no logged model {model_id!r}")
-    return m.group(1)
+    if m is not None:
+        return m.group(1)
+    if re.fullmatch(r"m-[0-9a-f]{32}", model_id):  # imported from MLflow: find its run
+        found = search_module.table(store.ledger, None, f"tags.`{TAG}` LIKE '%{model_id}%'")
+        if found.num_rows:
+            return str(found["run_id"][0].as_py())
+    raise common.not_found(f"no logged model {model_id!r}")
 
 
 def _models(store: LedgerTrackingStore, run_id: str) -> dict[str, dict[str, Any]]:
@@ -82,7 +86,7 @@ def create(store: LedgerTrackingStore, experiment_id: str, name: str | None,
 
 
 def get(store: LedgerTrackingStore, model_id: str) -> LoggedModel:
-    run_id = _run_of(model_id)
+    run_id = _run_of(store, model_id)
     meta = _models(store, run_id).get(model_id)
     if meta is None:
         raise common.not_found(f"no logged model {model_id!r}")
@@ -91,7 +95,7 @@ def get(store: LedgerTrackingStore, model_id: str) -> LoggedModel:
 
 def update(store: LedgerTrackingStore, model_id: str, status: Any = None,
            tags: dict[str, str] | None = None, drop_tag: str | None = None) -> LoggedModel:
-    run_id = _run_of(model_id)
+    run_id = _run_of(store, model_id)
     models = _models(store, run_id)
     meta = models.get(model_id)
     if meta is None:
