@@ -31,33 +31,36 @@ def autolog(log_models: bool = True, disable: bool = False, silent: bool = False
     except ImportError:
         return  # nothing to autolog without scikit-learn
     for _name, cls in all_estimators():
-        if "fit" in cls.__dict__ and cls not in _patched:
-            _patched[cls] = cls.fit
-            cls.fit = _wrap(cls.fit)
+        owner = next((c for c in cls.__mro__ if "fit" in c.__dict__), None)
+        if owner is not None and owner not in _patched:  # patch where fit is defined
+            _patched[owner] = owner.__dict__["fit"]
+            owner.fit = _wrap(owner.__dict__["fit"])  # type: ignore[attr-defined]
 
 
 def _wrap(original: Any) -> Any:
     @functools.wraps(original)
-    def fit(self: Any, X: Any, y: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _options["disable"] or getattr(_state, "depth", 0):
-            return original(self, X, y, *args, **kwargs)
+            return original(self, *args, **kwargs)
         _state.depth = 1
         try:
-            return _logged_fit(original, self, X, y, *args, **kwargs)
+            return _logged_fit(original, self, *args, **kwargs)
         finally:
             _state.depth = 0
 
     return fit
 
 
-def _logged_fit(original: Any, est: Any, X: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
+def _logged_fit(original: Any, est: Any, *args: Any, **kwargs: Any) -> Any:
+    X = args[0] if args else kwargs.get("X")
+    y = args[1] if len(args) > 1 else kwargs.get("y")
     started = fluent.active_run() is None
     run = fluent.active_run() or fluent.start_run()
     try:
         run.log_params({k: _short(v) for k, v in est.get_params(deep=True).items()})
         run.set_tags({"estimator_name": type(est).__name__,
                       "estimator_class": f"{type(est).__module__}.{type(est).__name__}"})
-        result = original(est, X, y, *args, **kwargs)
+        result = original(est, *args, **kwargs)
         run.log_metrics(training_metrics(est, X, y))
         if _options["log_models"]:
             _log_model(run, est)
