@@ -78,6 +78,7 @@ def import_store(tracking_uri: str, repo: str | os.PathLike[str] | Ledger | None
     from mlflow.entities import ViewType
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # ours shows it
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 reads ./mlruns so
     lg = repo if isinstance(repo, Ledger) else Ledger(repo)
     client = _client(tracking_uri)
     report = ImportReport()
@@ -249,12 +250,16 @@ def _artifacts(lg: Ledger, client: Any, run_id: str, models: list[Any]
     from mlflow.artifacts import download_artifacts
 
     files: dict[str, tuple[bytes, int]] = {}
-    sources = [(f"runs:/{run_id}", "")] if _has_artifacts(client, run_id) else []
+    sources: list[tuple[str | None, str]] = [(None, "")] if _has_artifacts(client, run_id) else []
     sources += [(m.artifact_location, m.name) for m in models]
     for uri, prefix in sources:
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                local = Path(download_artifacts(artifact_uri=uri, dst_path=tmp))
+                if uri is None:
+                    local = Path(client.download_artifacts(run_id, "", tmp))
+                else:
+                    local = Path(download_artifacts(artifact_uri=uri, dst_path=tmp,
+                                                    tracking_uri=client.tracking_uri))
             except Exception:
                 continue
             paths = sorted(p for p in local.rglob("*") if p.is_file())
