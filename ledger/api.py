@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
 
 from ledger.runs.context import Fluent
 from ledger.runs.lifecycle import Runs
 from ledger.runs.run import Run
+from ledger.store import gitdir as gitdirs
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -103,3 +105,28 @@ class Ledger(Runs, Fluent):
             entry["last_start_time"] = max(entry["last_start_time"], start)
         return sorted(counts.values(), key=lambda e: e["name"])
 
+
+# "Path or handle" (STYLE.md): public functions take a repository path (None: LEDGER_REPO or the
+# current folder) or an open Ledger, and close only what they opened.
+RepoArg = Union[str, "os.PathLike[str]", "Ledger", None]
+
+
+def where(repo: RepoArg) -> Path:
+    """The folder to run git in, for a path, an open ``Ledger`` or None (no run store opened)."""
+    if repo is not None and not isinstance(repo, (str, os.PathLike)):
+        return Path(repo.path)
+    found = gitdirs.find(repo)
+    return found.work_tree or found.git_dir
+
+
+def open_ledger(repo: RepoArg, recover: bool = True) -> tuple[Ledger, bool]:
+    """An open ``Ledger`` and whether this call opened it (and so must close it)."""
+    if repo is not None and not isinstance(repo, (str, os.PathLike)):
+        return repo, False
+    return Ledger(repo, recover=recover), True
+
+
+def close_ledger(lg: Ledger, opened: bool) -> None:
+    """Close `lg` if `open_ledger` opened it (a caller's handle stays open)."""
+    if opened:
+        lg.store.objects.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ledger.runs.context import Fluent
 
@@ -59,7 +59,8 @@ flush = _PROCESS.flush
 
 def _reader() -> Ledger:
     run = _PROCESS.active_run()
-    return run.ledger if run is not None else _PROCESS._ledger_for_new_run()
+    # an active run is always opened through a Ledger handle
+    return cast("Ledger", run.ledger) if run is not None else _PROCESS._ledger_for_new_run()
 
 
 def get_run(run_id: str) -> Any:

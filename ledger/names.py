@@ -1,4 +1,5 @@
-"""One grammar per name: keys, run ids, experiment names, statuses and artifact paths.
+"""One grammar per name: keys, run ids, experiment names, statuses, artifact paths, and the
+ledger's ref names.
 
 Every user-supplied name passes through here before anything is written (P6, P8).
 """
@@ -24,6 +25,14 @@ MAX_RUN_NAME = 250
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
 DEFAULT_EXPERIMENT = "default"
+
+# The ledger's refs (one place; the model registry's tag grammar is ledger/registry/tags.py)
+LEDGER_REFS = "refs/ledger/"  # everything the ledger shares
+RUNS_REF = "refs/ledger/runs"  # the runs: one append-only history, the audit log
+REMOTES_REFS = "refs/ledger/remotes/"  # what was last fetched from each remote
+TAGS_PREFIX = "refs/tags/"  # model versions and stage assignments
+NOTES_REF = "refs/notes/ledger"  # which runs came from each source commit
+RUN_FILE = "run.json"  # a run's record, in its folder (run_dir)
 
 _valid_keys: set[str] = set()
 

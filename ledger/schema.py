@@ -19,10 +19,22 @@ SCHEMAS = Path(__file__).parent / "schemas"
 
 
 @functools.cache
+def load(name: str) -> Any:
+    """The JSON Schema `name` (e.g. "run"), shipped in the package (schemas/ at the repository
+    root holds the canonical copies; a test keeps them equal)."""
+    path = SCHEMAS / f"{name}.schema.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInputError(f"schema {path.name} is missing from the installation "
+                                f"({exc.strerror}); reinstall ledger") from None
+
+
+@functools.cache
 def _validator(name: str) -> Any:
     import jsonschema
 
-    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
+    schema = load(name)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)

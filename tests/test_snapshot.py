@@ -54,7 +54,7 @@ def test_interleaved_writers_deletes_restores(repo: Path) -> None:
             assert p.wait(timeout=120) == 0
         ids = Ledger(repo).search_runs()["run_id"].to_pylist()
         Ledger(repo).delete_run(ids[round_])
-        Ledger(repo).set_tags(ids[round_ + 1], {"late": "yes"})
+        Ledger(repo).set_run_tags(ids[round_ + 1], {"late": "yes"})
         if round_:
             Ledger(repo).restore_run(ids[0])
         incremental_equals_rebuild(repo)
@@ -115,7 +115,7 @@ def test_snapshot_after_a_merge_of_two_diverged_ledgers(tmp_path: Path) -> None:
     for i in range(5):
         Ledger(a).log_run("a", metrics=[("m", i, 0)])
         Ledger(b).log_run("b", metrics=[("m", -i, 0)])
-    Ledger(a).set_tags(shared, {"t": "from-a"})
+    Ledger(a).set_run_tags(shared, {"t": "from-a"})
     Ledger(b).delete_run(shared)
     for clone in (a, b):
         assert search.snapshot(Ledger(clone)).table().num_rows == 6  # built before the merge

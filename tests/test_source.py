@@ -222,3 +222,15 @@ def test_cli_write_path_does_not_import_heavy_modules(repo: Path, args: list[str
                           text=True)
     assert "HEAVY=" in proc.stderr, proc.stderr
     assert proc.stderr.rsplit("HEAVY=", 1)[1].strip() == "", proc.stderr
+
+
+def test_only_the_run_store_moves_the_runs_ref() -> None:
+    # commits, merges and init all go through RunStore.move_head (one compare-and-swap path)
+    movers = []
+    for path in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("update", "set_if_equals", "set_ref")
+                    and any(isinstance(a, ast.Name) and a.id == "RUNS_REF" for a in node.args)):
+                movers.append(module_name(path))
+    assert movers == ["ledger.runs.store"], movers

@@ -32,9 +32,9 @@ def apply(lg: Ledger, base_ids: list[str], steps: list[tuple[str, int, str]],
             ids.append(lg.log_run("e", params={"v": value}, metrics=[("acc", 0.5, 1)],
                                   status="RUNNING" if value == "x" else "FINISHED"))
         elif kind == "tag":
-            lg.set_tags(rid, {"t": value})
+            lg.set_run_tags(rid, {"t": value})
         elif kind == "untag" and "t" in lg.get_run(rid).tags:
-            lg.delete_tags(rid, ["t"])
+            lg.delete_run_tags(rid, ["t"])
         elif kind == "delete":
             lg.delete_run(rid)
         elif kind == "restore":

@@ -75,8 +75,8 @@ def test_pull_into_an_empty_clone_and_by_url(tmp_path: Path) -> None:
 
     result = sharing.sync(Ledger(fresh), str(remote), sharing.Options(tries=1))
     assert (result.pulled, result.pushed, result.tag_conflicts) == ("up to date", "up to date", [])
-    assert sharing.pull(fresh, f"file://{remote}").summary() == [
-        f"pull from file://{remote}: up to date"]
+    pulled_again = sharing.pull(fresh, f"file://{remote}")
+    assert (pulled_again.pulled, pulled_again.remote) == ("up to date", f"file://{remote}")
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from ledger.cli.options import (
     split_artifact,
     write_file,
 )
+from ledger.names import RUNS_REF
 
 
 @click.command()
@@ -27,10 +28,17 @@ from ledger.cli.options import (
 @click.option("--hooks", is_flag=True, help="Install the git hooks (pre-push) too.")
 def init(repo: str | None, hooks: bool) -> None:
     """Ready the repository for the ledger (idempotent)."""
-    from ledger.hooks import install as initialize
+    from ledger.hooks import install
 
-    for line in initialize.init(open_ledger(repo), hooks=hooks):
-        click.echo(line)
+    done = install.init(open_ledger(repo), hooks=hooks)
+    click.echo(f"{'created' if done.created else 'exists'} {RUNS_REF}")
+    for hook in done.hooks:
+        click.echo({
+            "installed": f"installed hook {hook.name}",
+            "unchanged": f"hook {hook.name} already installed",
+            "chained": f"kept your {hook.name} hook as {hook.name}.local; it still runs first",
+            "left-alone": f"hook {hook.name}: {hook.name}.local exists already; left both alone",
+        }[hook.action])
 
 
 @click.command()
@@ -196,7 +204,7 @@ def get(repo: str | None, run_id: str, path: str, output: str | None) -> None:
 @click.argument("assignments", nargs=-1, required=True, metavar="K=V...")
 def tag(repo: str | None, run_id: str, assignments: tuple[str, ...]) -> None:
     """Set tags of a run."""
-    click.echo(open_ledger(repo).set_tags(run_id, pairs(assignments, "tag")))
+    click.echo(open_ledger(repo).set_run_tags(run_id, pairs(assignments, "tag")))
 
 
 @click.command()
@@ -205,7 +213,7 @@ def tag(repo: str | None, run_id: str, assignments: tuple[str, ...]) -> None:
 @click.argument("keys", nargs=-1, required=True)
 def untag(repo: str | None, run_id: str, keys: tuple[str, ...]) -> None:
     """Delete tags of a run."""
-    click.echo(open_ledger(repo).delete_tags(run_id, keys))
+    click.echo(open_ledger(repo).delete_run_tags(run_id, keys))
 
 
 @click.command()

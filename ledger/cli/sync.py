@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -11,6 +12,7 @@ from ledger.cli.options import (
     open_ledger,
     repo_option,
 )
+from ledger.names import RUNS_REF
 
 
 @click.command()
@@ -45,10 +47,45 @@ def share(action: str, repo: str | None, remote: str) -> None:
     options = sharing.Options(interactive=sys.stdin.isatty()
                               and not os.environ.get("LEDGER_IN_HOOK"))
     result = getattr(sharing, action)(open_ledger(repo), remote, options)
-    for line in result.summary():
+    for line in summary(result):
         click.echo(line)
     if result.tag_conflicts:
-        raise SyncError(result.conflict_message())
+        raise SyncError(conflict_message(result))
 
 
 COMMANDS = (pull, push, sync)
+
+
+def summary(result: Any) -> list[str]:
+    """What a pull, push or sync did, one line per part, for people."""
+    lines = []
+    if result.pulled:
+        text = f"pull from {result.remote}: {result.pulled}"
+        if result.runs_changed:
+            text += f", {_runs(result.runs_changed)} added or changed"
+            if result.runs_merged:
+                text += f" ({result.runs_merged} merged field by field)"
+        lines.append(text)
+    if result.pushed:
+        text = f"push to {result.remote}: {result.pushed}"
+        if result.pushed == "pushed" and result.head:
+            text += f" {RUNS_REF} at {result.head[:12]}"
+            if result.tries > 1:
+                text += f" (after {result.tries} tries: others pushed first)"
+        lines.append(text)
+    if result.tags_fetched or result.tags_pushed:
+        lines.append(f"model tags: {len(result.tags_fetched)} fetched, "
+                     f"{len(result.tags_pushed)} pushed")
+    return lines
+
+
+def conflict_message(result: Any) -> str:
+    conflicts = result.tag_conflicts
+    shown = ", ".join(conflicts[:5]) + (", …" if len(conflicts) > 5 else "")
+    return (f"{len(conflicts)} model tag(s) differ here and on {result.remote} and were left "
+            f"alone: {shown} (tags are never overwritten; delete the wrong one on one side to "
+            "resolve)")
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'s' if n != 1 else ''}"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,9 +25,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ledger.errors import LedgerError
 from ledger.query import table
 from ledger.runs.record import RunRecord
 from ledger.runs.store import RunStore, changed_runs
+from ledger.store.files import replacing, write_atomic
+from ledger.store.git import cat_file_batch, run_git
 
 MANIFEST = "manifest.json"
 ALWAYS = ("run_id", "experiment", "name", "status", "start_time", "end_time", "user",
@@ -123,11 +125,9 @@ class Snapshot:
 
     # -- segments -----------------------------------------------------------------------------
     def _write(self, data: pa.Table) -> Segment:
-        self.folder.mkdir(parents=True, exist_ok=True)
         name = f"seg-{time.time_ns():x}-{secrets.token_hex(4)}.parquet"
-        tmp = self.folder / f".{name}.tmp"
-        pq.write_table(data, tmp, compression="zstd", row_group_size=64 * 1024)
-        os.replace(tmp, self.folder / name)
+        with replacing(self.folder / name) as tmp:
+            pq.write_table(data, tmp, compression="zstd", row_group_size=64 * 1024)
         return Segment(name, data.num_rows)
 
     def _compact(self, segments: list[Segment]) -> list[Segment]:
@@ -170,10 +170,7 @@ class Snapshot:
         return manifest
 
     def _save(self, manifest: Manifest) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{MANIFEST}.{os.getpid()}.{secrets.token_hex(3)}"
-        tmp.write_text(manifest.to_json())
-        os.replace(tmp, self.folder / MANIFEST)
+        write_atomic(self.folder / MANIFEST, manifest.to_json().encode())
         self._sweep(manifest)
 
     def _sweep(self, manifest: Manifest) -> None:
@@ -195,27 +192,15 @@ def all_records(store: RunStore, head: bytes | None) -> list[RunRecord]:
     faster than a lookup per object from Python); dulwich is the fallback."""
     if head is None:
         return []
-    git_dir = str(store.gitdir.common_dir)
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    git_dir = store.gitdir.common_dir
     try:
-        listing = subprocess.run(
-            ["git", "--git-dir", git_dir, "ls-tree", "-r", "-z", head.decode(), "--", "runs/"],
-            capture_output=True, check=True, env=env).stdout
-        shas = [entry.split(b"\t", 1)[0].split()[2] for entry in listing.split(b"\0")
+        listing = run_git(git_dir, ["ls-tree", "-r", "-z", head.decode(), "--", "runs/"]).stdout
+        shas = [entry.split(b"\t", 1)[0].split()[2].decode() for entry in listing.split(b"\0")
                 if _is_record(entry)]
-        batch = subprocess.run(["git", "--git-dir", git_dir, "cat-file", "--batch"],
-                               input=b"\n".join(shas) + b"\n", capture_output=True,
-                               check=True, env=env).stdout
-    except (OSError, subprocess.CalledProcessError, IndexError):
+        objects = cat_file_batch(git_dir, shas)
+    except (LedgerError, IndexError):
         return [f.record for f in store.folders(store.root(head))]
-    records = []
-    pos = 0
-    for _ in shas:
-        end = batch.index(b"\n", pos)
-        size = int(batch[pos:end].rsplit(b" ", 1)[1])
-        records.append(RunRecord.from_json(batch[end + 1:end + 1 + size]))
-        pos = end + 1 + size + 1
-    return records
+    return [RunRecord.from_json(obj.body) for obj in objects if obj is not None]
 
 
 def _is_record(entry: bytes) -> bool:

@@ -17,8 +17,9 @@ import heapq
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
+from ledger.api import RepoArg, close_ledger, open_ledger, where
 from ledger.errors import InvalidInputError, RunStateError, TagExistsError
 from ledger.registry.message import VersionInfo, parse_version_message
 from ledger.registry.state import Model, Resolved, Version, load_state
@@ -26,32 +27,7 @@ from ledger.registry.tags import BumpPart, TagKind, check_name, parse_ref, parse
 from ledger.store import gitdir as gitdirs
 
 if TYPE_CHECKING:
-    from ledger.api import Ledger
-
-RepoArg = Union[str, "os.PathLike[str]", "Ledger", None]
-
-
-def where(repo: RepoArg) -> Path:
-    """The folder to run git in, for a path, an open ``Ledger`` or None (no run store opened)."""
-    if repo is not None and not isinstance(repo, (str, os.PathLike)):
-        return Path(repo.path)
-    found = gitdirs.find(repo)
-    return found.work_tree or found.git_dir
-
-
-def open_ledger(repo: RepoArg, recover: bool = True) -> tuple[Ledger, bool]:
-    """An open ``Ledger`` and whether this call opened it (and so must close it)."""
-    if repo is not None and not isinstance(repo, (str, os.PathLike)):
-        return repo, False
-    from ledger.api import Ledger
-
-    return Ledger(repo, recover=recover), True
-
-
-def close_ledger(lg: Ledger, opened: bool) -> None:
-    if opened:
-        lg.store.objects.close()
-
+    pass
 
 # -- writing -----------------------------------------------------------------------------------
 _REGISTER_TRIES = 5

@@ -34,7 +34,6 @@ does); stages that the file does not name are left alone. :func:`apply` creates 
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 import os
@@ -136,14 +135,11 @@ class Action:
 
 
 def load_schema() -> dict[str, Any]:
-    """The JSON Schema of ``ledger.toml`` (from the package, else the source tree)."""
-    here = Path(__file__).resolve().parents[1]  # ledger/ (importlib.resources costs ~10 ms)
-    candidates = [here / "schemas" / SCHEMA_NAME, here.parent / "schemas" / SCHEMA_NAME]
-    for path in candidates:
-        if path.is_file():
-            loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            return loaded
-    raise LedgerError(f"schema {SCHEMA_NAME} is missing from the installation")
+    """The JSON Schema of ``ledger.toml``."""
+    from ledger import schema
+
+    loaded: dict[str, Any] = schema.load(SCHEMA_NAME.removesuffix(".schema.json"))
+    return loaded
 
 
 def schema_problems(doc: Mapping[str, Any], source: str = "ledger.toml") -> list[Problem]:

@@ -34,6 +34,7 @@ from ledger.runs.record import float_to_json
 from ledger.runs.run import Run
 from ledger.runs.store import ARTIFACTS_DIR, RunStore
 from ledger.store import trees
+from ledger.store.files import write_atomic
 from ledger.store.git import run_git
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
 
@@ -169,13 +170,7 @@ def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str
 
 
 def _write(path: Path, data: bytes, executable: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as f:  # permissions from the umask, as tar -x gives them
-        f.write(data)
-    if executable:
-        os.chmod(tmp, os.stat(tmp).st_mode | 0o111)
-    os.replace(tmp, path)
+    write_atomic(path, data, executable)  # permissions from the umask, as tar -x gives them
 
 
 def _remove_tree(path: Path) -> None:

@@ -13,23 +13,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ledger.api import RepoArg, close_ledger, open_ledger, where
 from ledger.errors import DesiredStateError, InvalidInputError, SignatureError, TagExistsError
-from ledger.names import RUN_ID_RE, run_dir
+from ledger.names import RUN_FILE, RUN_ID_RE, RUNS_REF, run_dir
 from ledger.registry import desired as rules
-from ledger.registry.api import RepoArg, close_ledger, open_ledger, where
 from ledger.registry.state import RegistryState, load_state
 from ledger.runs.record import RunRecord
 from ledger.store import gitdir as gitdirs
-from ledger.store.git import run_git
+from ledger.store.git import cat_file_batch
 
 if TYPE_CHECKING:
     from ledger.api import Ledger
     from ledger.registry.signing import VerifyResult
 
 FILE_NAME = "ledger.toml"
-# where a run's record is committed, as in ledger.runs.store (not imported: it loads dulwich)
-_RUNS_REF = "refs/ledger/runs"
-_RUN_FILE = "run.json"
 _APPLY_ROUNDS = 5
 
 
@@ -79,20 +76,10 @@ def committed_metrics(repo: Path, run_ids: set[str]) -> dict[str, Mapping[str, f
     ids = sorted(i for i in run_ids if RUN_ID_RE.match(i))
     if not ids:
         return {}
-    stdin = "".join(f"{_RUNS_REF}:{run_dir(i)}/{_RUN_FILE}\n" for i in ids).encode()
-    out = run_git(repo, ["cat-file", "--batch"], stdin=stdin).stdout
-    found: dict[str, Mapping[str, float]] = {}
-    pos = 0
-    for rid in ids:
-        eol = out.index(b"\n", pos)
-        header = out[pos:eol].split(b" ")
-        pos = eol + 1
-        if len(header) != 3 or header[1] != b"blob":
-            continue  # "<path> missing": not committed (yet)
-        size = int(header[2])
-        found[rid] = RunRecord.from_json(out[pos:pos + size]).metrics
-        pos += size + 1
-    return found
+    objects = cat_file_batch(repo, [f"{RUNS_REF}:{run_dir(i)}/{RUN_FILE}" for i in ids])
+    # a missing one is not committed (yet)
+    return {rid: RunRecord.from_json(obj.body).metrics
+            for rid, obj in zip(ids, objects) if obj is not None and obj.type == "blob"}
 
 
 def _needed_runs(desired: rules.Desired, state: RegistryState) -> set[str]:

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.errors import RegistryError, RegistryLookupError, SignatureError, TagExistsError
+from ledger.names import TAGS_PREFIX
 from ledger.registry import sshsig
 from ledger.registry.tagrefs import read_tag_records, split_signature
 from ledger.registry.tags import TagKind
-from ledger.store.git import RepoLike, first_line, run_git
+from ledger.store.git import RepoLike, cat_file_batch, first_line, run_git
 
 _GOOD_SSH = re.compile(r'Good "git" signature for (?P<who>.+?) with (?P<type>\S+) key (?P<fp>\S+)')
 _ANY_SSH = re.compile(r'Good "git" signature with (?P<type>\S+) key (?P<fp>\S+)')
@@ -206,23 +207,10 @@ def verify_registry(
 
 def _read_tag_objects(repo: RepoLike, names: list[str]) -> dict[str, _TagObject | None]:
     """The tag objects behind ``refs/tags/<name>``, in one ``git cat-file --batch``."""
-    usable = [n for n in names if n and "\n" not in n]
-    stdin = "".join(f"refs/tags/{n}\n" for n in usable).encode("utf-8", "surrogateescape")
-    out = run_git(repo, ["cat-file", "--batch"], stdin=stdin).stdout if usable else b""
-    found: dict[str, _TagObject | None] = {}
-    pos = 0
-    for name in usable:
-        eol = out.index(b"\n", pos)
-        line = out[pos:eol].decode("utf-8", "surrogateescape")
-        pos = eol + 1
-        if line.endswith((" missing", " ambiguous")):
-            continue
-        sha, objtype, size_text = line.split(" ")
-        size = int(size_text)
-        body = out[pos : pos + size]
-        pos += size + 1
-        found[name] = _parse_tag_object(sha, body) if objtype == "tag" else None
-    return found
+    usable = [n for n in names if n]
+    objects = cat_file_batch(repo, [f"{TAGS_PREFIX}{n}" for n in usable])
+    return {name: _parse_tag_object(obj.sha, obj.body) if obj and obj.type == "tag" else None
+            for name, obj in zip(usable, objects) if obj is not None}
 
 
 def _parse_tag_object(sha: str, body: bytes) -> _TagObject:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ledger.errors import RegistryError
+from ledger.names import TAGS_PREFIX
 from ledger.registry.tags import TAG_REF_PATTERNS, RegistryTag, model_tag_patterns, parse_tag
 from ledger.store.git import RepoLike, run_git
 
@@ -30,7 +31,6 @@ _FIELDS = (
     "%(contents:size)",
 )
 _FORMAT = "%00".join(_FIELDS) + "%00%(contents)"
-_PREFIX = "refs/tags/"
 _HEAD = re.compile(rb"(?:[^\0]*\0){%d}" % len(_FIELDS))
 
 # git takes the last line that starts one of these as the start of the signature.
@@ -121,10 +121,10 @@ def parse_for_each_ref(out: bytes) -> list[TagRecord]:
 
 def _record(fields: list[str], contents: bytes) -> TagRecord | None:
     refname, objtype, obj, peeled, header, tname, temail, tdate, armor, _ = fields
-    parsed = parse_tag(refname[len(_PREFIX) :]) if refname.startswith(_PREFIX) else None
+    parsed = parse_tag(refname[len(TAGS_PREFIX) :]) if refname.startswith(TAGS_PREFIX) else None
     if parsed is None:
         return None
-    name = refname[len(_PREFIX) :]
+    name = refname[len(TAGS_PREFIX) :]
     annotated = objtype == "tag"
     stamp, _, tz = tdate.partition(" ")
     message, signature, fmt = split_signature(contents.decode("utf-8", "replace"))

@@ -167,14 +167,18 @@ class Runs:
         return self._edit(rid, lambda r: r.finish(status, now_ms()), status.lower(),
                           compact=status != "RUNNING")
 
-    def set_tags(self, run_id: str, tags: dict[str, Any]) -> str:
+    def set_run_tags(self, run_id: str, tags: dict[str, Any]) -> str:
+        """Set tags of a run by id (`ledger tag`); `set_tags` tags the active run."""
         checked = {names.check_key(k, "tag key"): names.tag_value(v) for k, v in tags.items()}
         if not checked:
             raise InvalidInputError("no tags given: expected KEY=VALUE")
-        return self._edit(run_id, lambda r: [r.set_tag(k, v) for k, v in checked.items()],
-                          "tagged")
+        def edit(record: RunRecord) -> None:
+            for key, value in checked.items():
+                record.set_tag(key, value)
 
-    def delete_tags(self, run_id: str, keys: Iterable[str]) -> str:
+        return self._edit(run_id, edit, "tagged")
+
+    def delete_run_tags(self, run_id: str, keys: Iterable[str]) -> str:
         checked = [names.check_key(k, "tag key") for k in keys]
         if not checked:
             raise InvalidInputError("no tag keys given")

@@ -30,8 +30,8 @@ from ledger.store.identity import identity
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
 from ledger.store.refs import Refs
 
-RUNS_REF = b"refs/ledger/runs"
-RUN_FILE = "run.json"
+RUNS_REF = names.RUNS_REF.encode()
+RUN_FILE = names.RUN_FILE
 METRICS_FILE = "metrics.parquet"
 CHUNKS_DIR = "metrics"
 ARTIFACTS_DIR = "artifacts"
@@ -172,7 +172,29 @@ class RunStore:
             self.objects.add(out)
             return out[-1].id
 
+        return self.move_head(build)
+
+    def move_head(self, build: Callable[[bytes | None], bytes | None]) -> bytes | None:
+        """The one way `refs/ledger/runs` moves (commits, merges, init): compare-and-swap from
+        the head `build` was given; `build` returns the new commit, or None to leave it."""
         return self.refs.update(RUNS_REF, build)
+
+    def init(self) -> bool:
+        """Give the runs ref its first (empty) commit; False if it exists already."""
+        created = False
+
+        def build(old: bytes | None) -> bytes | None:
+            nonlocal created
+            if old is not None:
+                return None
+            out: list[ShaFile] = []
+            out.append(self._commit_object(trees.build({}, out), None, ["ledger initialized"]))
+            self.objects.add(out)
+            created = True
+            return out[-1].id
+
+        self.move_head(build)
+        return created
 
     def _apply(
         self,

@@ -1,10 +1,12 @@
-"""Running the real ``git`` binary for the registry: one place for env, errors and paths."""
+"""Running the real ``git`` binary: one place for its environment, errors, paths and the
+``cat-file --batch`` protocol."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Union, runtime_checkable
 
@@ -50,7 +52,10 @@ def run_git(
     path = repo_path(repo)
     if not path.is_dir():
         raise NotARepositoryError(f"not a git repository: {path} (no such folder)")
-    cmd = ["git", "-C", str(path)]
+    # a work tree is named with -C; a git dir itself with --git-dir, so that GIT_DIR in the
+    # environment cannot point git elsewhere
+    is_git_dir = (path / "HEAD").is_file() and (path / "objects").is_dir()
+    cmd = ["git", f"--git-dir={path}"] if is_git_dir else ["git", "-C", str(path)]
     for key, value in (config or {}).items():
         cmd += ["-c", f"{key}={value}"]
     cmd += list(args)
@@ -72,3 +77,33 @@ def first_line(data: bytes) -> str:
         if line.strip():
             return line.strip()
     return ""
+
+
+@dataclass(frozen=True)
+class BatchObject:
+    """One object answered by ``git cat-file --batch``."""
+
+    sha: str
+    type: str  # blob, tree, commit, tag
+    body: bytes
+
+
+def cat_file_batch(repo: RepoLike, names: Sequence[str]) -> list[BatchObject | None]:
+    """The objects ``names`` (ids, ``REF:PATH``, ...) in one ``git cat-file --batch``, in
+    order; None where git has no such object (or the name cannot be asked for)."""
+    usable = [n for n in names if n and "\n" not in n]
+    stdin = "".join(f"{n}\n" for n in usable).encode("utf-8", "surrogateescape")
+    out = run_git(repo, ["cat-file", "--batch"], stdin=stdin).stdout if usable else b""
+    found: dict[str, BatchObject | None] = {}
+    pos = 0
+    for name in usable:
+        eol = out.index(b"\n", pos)
+        header = out[pos:eol].decode("utf-8", "surrogateescape").split(" ")
+        pos = eol + 1
+        if len(header) != 3 or header[1] in ("missing", "ambiguous"):
+            found[name] = None  # "<name> missing": the size field is absent, nothing follows
+            continue
+        size = int(header[2])
+        found[name] = BatchObject(header[0], header[1], out[pos:pos + size])
+        pos += size + 1
+    return [found.get(n) for n in names]

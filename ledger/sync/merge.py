@@ -29,7 +29,7 @@ from dulwich.objects import ObjectID, ShaFile, Tree
 
 from ledger import names
 from ledger.runs.record import RunRecord, canonical_points, merge
-from ledger.runs.store import ARTIFACTS_DIR, CHUNKS_DIR, METRICS_FILE, RUN_FILE, RUNS_REF, RunStore
+from ledger.runs.store import ARTIFACTS_DIR, CHUNKS_DIR, METRICS_FILE, RUN_FILE, RunStore
 from ledger.store import parquet, trees
 from ledger.store.history import Relation, relate
 from ledger.store.objects import FILE_MODE, TREE_MODE, ObjectStore, blob
@@ -293,7 +293,7 @@ def merge_history(store: RunStore, theirs: bytes, what: str) -> Merged:
         result.kind, result.new, result.runs_merged = "merged", commit.id, ctx.runs_merged
         return commit.id
 
-    store.refs.update(RUNS_REF, build)
+    store.move_head(build)
     return result
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ledger.errors import SyncError
+from ledger.names import LEDGER_REFS, REMOTES_REFS, TAGS_PREFIX
 from ledger.runs.store import RUNS_REF, changed_runs
 from ledger.store.history import Relation, relate
 from ledger.sync import tags as tagsync
@@ -34,8 +35,6 @@ DEFAULT_REMOTE = "origin"
 MAX_TRIES = 16
 MAX_WAIT = 2.0  # seconds, the longest pause between two tries
 RUNS = RUNS_REF.decode()
-LEDGER_REFS = "refs/ledger/"
-REMOTES_REFS = "refs/ledger/remotes/"
 
 
 @dataclass
@@ -52,34 +51,6 @@ class SyncResult:
     tags_pushed: list[str] = field(default_factory=list)
     tag_conflicts: list[str] = field(default_factory=list)
     tries: int = 0  # pushes attempted
-
-    def summary(self) -> list[str]:
-        """What happened, one line per part, for people."""
-        lines = []
-        if self.pulled:
-            text = f"pull from {self.remote}: {self.pulled}"
-            if self.runs_changed:
-                text += f", {_runs(self.runs_changed)} added or changed"
-                if self.runs_merged:
-                    text += f" ({self.runs_merged} merged field by field)"
-            lines.append(text)
-        if self.pushed:
-            text = f"push to {self.remote}: {self.pushed}"
-            if self.pushed == "pushed" and self.head:
-                text += f" {RUNS} at {self.head[:12]}"
-                if self.tries > 1:
-                    text += f" (after {self.tries} tries: others pushed first)"
-            lines.append(text)
-        if self.tags_fetched or self.tags_pushed:
-            lines.append(f"model tags: {len(self.tags_fetched)} fetched, "
-                         f"{len(self.tags_pushed)} pushed")
-        return lines
-
-    def conflict_message(self) -> str:
-        shown = ", ".join(self.tag_conflicts[:5]) + (", …" if len(self.tag_conflicts) > 5 else "")
-        return (f"{len(self.tag_conflicts)} model tag(s) differ here and on {self.remote} and "
-                f"were left alone: {shown} (tags are never overwritten; delete the wrong one "
-                "on one side to resolve)")
 
 
 @dataclass(frozen=True)
@@ -139,22 +110,23 @@ class _Session:
     @classmethod
     def open(cls, repo: Ledger | str | os.PathLike[str] | None, remote: str,
              options: Options) -> _Session:
-        """Accepts a path or an open Ledger (closing only what it opened: nothing to close)."""
-        from ledger.api import Ledger
+        """Accepts a path or an open Ledger (STYLE.md's "path or handle")."""
+        from ledger.api import open_ledger
 
-        lg = repo if isinstance(repo, Ledger) else Ledger(repo)
+        lg, _opened = open_ledger(repo)
         return cls(lg, remote or DEFAULT_REMOTE, options)
 
     # -- what the remote has ------------------------------------------------------------------
     def advertised(self) -> dict[str, bytes]:
         if self._advertised is None:
-            self._advertised = self.git.ls_remote(self.remote, [f"{LEDGER_REFS}*", "refs/tags/*"])
+            self._advertised = self.git.ls_remote(self.remote,
+                                                  [f"{LEDGER_REFS}*", f"{TAGS_PREFIX}*"])
         return self._advertised
 
     def local_tags(self) -> dict[str, bytes]:
         refs = self.store.refs
         return {name.decode("utf-8", "surrogateescape"): sha
-                for name in refs.names(tagsync.TAGS_PREFIX.encode())
+                for name in refs.names(TAGS_PREFIX.encode())
                 if (sha := refs.get(name)) is not None}
 
     def ledger_refspecs(self) -> list[str]:
@@ -246,7 +218,7 @@ class _Session:
         self._note_conflicts(tags.conflicts)
         for group in tagsync.groups(tags.missing_there):
             for pushed in self.git.push(self.remote, tagsync.refspecs(group)):
-                name = pushed.dst[len(tagsync.TAGS_PREFIX):]
+                name = pushed.dst[len(TAGS_PREFIX):]
                 if pushed.ok:
                     self.result.tags_pushed.append(name)
                 elif "already exists" in pushed.reason or "fetch first" in pushed.reason:
@@ -259,7 +231,3 @@ class _Session:
         for name in names:
             if name not in self.result.tag_conflicts:
                 self.result.tag_conflicts.append(name)
-
-
-def _runs(n: int) -> str:
-    return f"{n} run{'s' if n != 1 else ''}"

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-TAGS_PREFIX = "refs/tags/"
+from ledger.names import TAGS_PREFIX
+
 GROUP_SIZE = 20
 TagFilter = Callable[[str], bool]
 
