@@ -31,8 +31,8 @@ _MLFLOW = (
 )
 _SUBMODULES = ("tracking", "artifacts", "exceptions")
 _MODELS = ("register_model", "promote_model", "load_model_dir")
-__all__ = [*_FLUENT, *_MODELS, *_MLFLOW, "ActiveRun", "Client", "MlflowClient", "autolog", "Ledger", "LedgerError", "Run",  # noqa: PLE0604
-           "__version__"]
+__all__ = [*_FLUENT, *_MODELS, *_MLFLOW, "ActiveRun", "Client", "MlflowClient",  # noqa: PLE0604
+           "autolog", "Ledger", "LedgerError", "Run", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -728,6 +728,15 @@ def like(value: str, pattern: str) -> bool:
     return len(value) in reachable
 
 
+def value_of(row: dict[str, Any], column: str) -> Any:
+    """A row's value; MLflow's system tags fall back to the record's columns (SPEC §8)."""
+    from ledger.runs.mlflow_tags import FILTER_COLUMNS
+
+    found = row.get(column)
+    derived = FILTER_COLUMNS.get(column[len("tags."):]) if column.startswith("tags.") else None
+    return row.get(derived) if found is None and derived is not None else found
+
+
 def evaluate(ast: tuple[Any, ...], row: dict[str, Any]) -> bool | None:
     if ast[0] == "not":
         inner = evaluate(ast[1], row)
@@ -739,7 +748,7 @@ def evaluate(ast: tuple[Any, ...], row: dict[str, Any]) -> bool | None:
             return decisive
         return None if None in results else not decisive
     _, column, _numeric, op, value = ast
-    lhs = row.get(column)
+    lhs = value_of(row, column)
     if op == "IS NULL":
         return lhs is None
     if op == "IS NOT NULL":
@@ -800,10 +809,13 @@ def reference_sort(rows: list[dict[str, Any]], keys: list[tuple[str, bool]]) -> 
     """MLflow's file-store algorithm: start_time DESC, run_id; then stable passes per key."""
     order = sorted(rows, key=lambda r: (-r["start_time"], r["run_id"]))
     for column, ascending in reversed(keys):
-        values = [r for r in order if r.get(column) is not None and r[column] == r[column]]
-        nans = [r for r in order if r.get(column) is not None and r[column] != r[column]]
-        nulls = [r for r in order if r.get(column) is None]
-        values = sorted(values, key=lambda r: r[column], reverse=not ascending)
+        got = {r["run_id"]: value_of(r, column) for r in order}
+        values = [r for r in order if got[r["run_id"]] is not None
+                  and got[r["run_id"]] == got[r["run_id"]]]
+        nans = [r for r in order if got[r["run_id"]] is not None
+                and got[r["run_id"]] != got[r["run_id"]]]
+        nulls = [r for r in order if got[r["run_id"]] is None]
+        values = sorted(values, key=lambda r: got[r["run_id"]], reverse=not ascending)
         order = values + nans + nulls
     return [r["run_id"] for r in order]
 

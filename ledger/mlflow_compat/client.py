@@ -44,6 +44,7 @@ def _pairs(items: Iterable[Any] | dict[str, Any] | None) -> list[tuple[Any, ...]
     if isinstance(items, dict):
         return list(items.items())
     out: list[tuple[Any, ...]] = []
+    item: Any
     for item in items:
         if isinstance(item, (tuple, list)):
             out.append(tuple(item))
@@ -122,7 +123,7 @@ class Client:
         self.log_batch(run_id, tags={key: value})
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self.ledger.delete_tags(run_id, [key])
+        self.ledger.delete_run_tags(run_id, [key])
 
     def log_batch(self, run_id: str, metrics: Iterable[Any] = (), params: Any = None,
                   tags: Any = None, synchronous: bool = True) -> None:

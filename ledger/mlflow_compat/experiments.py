@@ -61,7 +61,7 @@ def _change(lg: Ledger, edit: Any) -> None:
     from ledger.store.identity import identity
 
     def build(old: bytes | None) -> bytes | None:
-        doc = {}
+        doc: dict[str, Any] = {}
         if old is not None:
             entry = lg.store.objects.lookup(lg.store.objects.commit(old).tree, DOC)
             doc = json.loads(lg.store.objects.blob_bytes(entry[1])) if entry else {}

@@ -52,7 +52,7 @@ def _write(store: LedgerTrackingStore, run_id: str, models: dict[str, dict[str, 
     if active is not None:
         active.set_tags(value)
     else:
-        store.ledger.set_tags(run_id, value)
+        store.ledger.set_run_tags(run_id, value)
 
 
 def _entity(store: LedgerTrackingStore, run_id: str, model_id: str, meta: dict[str, Any]

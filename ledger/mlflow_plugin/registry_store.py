@@ -156,7 +156,8 @@ class LedgerRegistryStore(AbstractStore):
             from ledger.mlflow_plugin.tracking_store import LedgerTrackingStore
 
             mid = model_id or (m.group(1) if m else "")
-            found = logged_models.get(LedgerTrackingStore(self.store_uri), mid)
+            tracking = LedgerTrackingStore(self.store_uri)  # type: ignore[abstract]
+            found = logged_models.get(tracking, mid)
             _, rid, path = uri.split_artifact_uri(found.artifact_location)
             return rid, path
         if source.startswith("runs:/"):

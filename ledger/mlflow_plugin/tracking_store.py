@@ -218,7 +218,7 @@ class LedgerTrackingStore(AbstractStore):
     @translated
     def delete_tag(self, run_id: str, key: str) -> None:
         self._settle(run_id)
-        self.ledger.delete_tags(run_id, [key])
+        self.ledger.delete_run_tags(run_id, [key])
 
     @translated
     def get_metric_history(self, run_id: str, metric_key: str, max_results: int | None = None,

@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from ledger.errors import FilterSyntaxError
-from ledger.runs.mlflow_tags import FILTER_COLUMNS as SYSTEM_TAG_COLUMNS
 
 Kind = Literal["metric", "param", "tag", "attribute"]
 
@@ -276,8 +275,6 @@ def _resolve(lexer: _Lexer, token: _Token) -> Field:
         raise lexer.error(token.pos, f"unknown key type {first!r} in {token.text!r}")
     if not key:
         raise lexer.error(token.pos, f"empty name in {token.text!r}")
-    if kind == "tag" and key in SYSTEM_TAG_COLUMNS:  # MLflow's system tags, from the record
-        return Field(kind, key, SYSTEM_TAG_COLUMNS[key], False)
     if kind != "attribute":
         return Field(kind, key, _COLUMN_PREFIX[kind] + key, kind == "metric")
     if key in _UNSUPPORTED:
