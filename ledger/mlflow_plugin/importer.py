@@ -227,7 +227,7 @@ def _record(run: Any, exp_name: str) -> RunRecord:
 def _update(lg: Ledger, client: Any, run: Any, exp_name: str, points: list[Point],
             models: list[Any]) -> Update:
     record = _record(run, exp_name)
-    artifacts = _artifacts(lg, client, run.info.run_id, models)
+    artifacts = _artifacts(lg, client, run.info.artifact_uri, models)
     if models:
         meta = {m.model_id if m.model_id.startswith("m-") else f"m-{m.model_id}": {
             "name": m.name, "path": m.name, "created": m.creation_timestamp,
@@ -244,22 +244,27 @@ def _update(lg: Ledger, client: Any, run: Any, exp_name: str, points: list[Point
                   artifacts=artifacts, event="imported")
 
 
-def _artifacts(lg: Ledger, client: Any, run_id: str, models: list[Any]
+def _artifacts(lg: Ledger, client: Any, artifact_uri: str | None, models: list[Any]
                ) -> dict[str, tuple[bytes, int]]:
     """The run's artifact files (and its logged models' files under their names) as blobs."""
     from mlflow.artifacts import download_artifacts
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
     files: dict[str, tuple[bytes, int]] = {}
-    sources: list[tuple[str | None, str]] = [(None, "")] if _has_artifacts(client, run_id) else []
+    sources: list[tuple[Any, str]] = []
+    if artifact_uri and _may_have_files(artifact_uri):
+        repo = get_artifact_repository(artifact_uri)
+        if repo.list_artifacts():
+            sources.append((repo, ""))
     sources += [(m.artifact_location, m.name) for m in models]
-    for uri, prefix in sources:
+    for source, prefix in sources:
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                if uri is None:
-                    local = Path(client.download_artifacts(run_id, "", tmp))
-                else:
-                    local = Path(download_artifacts(artifact_uri=uri, dst_path=tmp,
+                if isinstance(source, str):
+                    local = Path(download_artifacts(artifact_uri=source, dst_path=tmp,
                                                     tracking_uri=client.tracking_uri))
+                else:
+                    local = Path(source.download_artifacts("", tmp))
             except Exception:
                 continue
             paths = sorted(p for p in local.rglob("*") if p.is_file())
@@ -270,11 +275,15 @@ def _artifacts(lg: Ledger, client: Any, run_id: str, models: list[Any]
     return files
 
 
-def _has_artifacts(client: Any, run_id: str) -> bool:
-    try:
-        return bool(client.list_artifacts(run_id))
-    except Exception:
-        return False
+def _may_have_files(artifact_uri: str) -> bool:
+    """A local artifact folder that is missing or empty has nothing to list (most runs)."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(artifact_uri)
+    if parsed.scheme not in ("", "file"):
+        return True
+    folder = Path(unquote(parsed.path))
+    return folder.is_dir() and any(folder.iterdir())
 
 
 def _import_registry(lg: Ledger, client: Any, report: ImportReport, tick: Progress,
