@@ -25,7 +25,14 @@ def view_type(view: Any) -> int:
 
 
 def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    """A string literal for `text` (MLflow's literals have no escapes: pick the quote)."""
+    from ledger.errors import InvalidInputError
+
+    for quote in ("'", '"'):
+        if quote not in text:
+            return quote + text + quote
+    raise InvalidInputError(f"experiment name {text!r} has both kinds of quotes; "
+                            "search it by another name")
 
 
 def where_for(experiment_ids: Sequence[str | int] | str | int | None,

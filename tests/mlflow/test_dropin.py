@@ -140,3 +140,17 @@ def test_sklearn_autolog_and_nested_search(repo: Path) -> None:
     runs = Ledger(repo).find_runs(experiment="tuning")
     assert {r.info.run_name for r in runs} == {"search", "n2", "n4"}
     assert json.loads(json.dumps(runs[0].params))  # params are strings, as in MLflow
+
+
+@pytest.mark.parametrize("text", [
+    "params.a = 'it''s'", "params.a = 'a\\'b'", 'params.a = "x"', "params.a = 'say \"hi\"'",
+    "tags.`mlflow.runName` = 'r''1'", "params.a LIKE '%''%'", "run_id IN ('ab', 'cd')",
+])
+def test_string_literals_as_mlflow_reads_them(text: str) -> None:
+    from mlflow.utils.search_utils import SearchUtils
+
+    from ledger.query.filter import parse_filter
+
+    theirs = SearchUtils.parse_search_filter(text)[0]["value"]
+    ours = parse_filter(text)
+    assert ours is not None and getattr(ours, "value") == theirs
