@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import (  # noqa: E402
+from common import (
     ENV,
     MLFLOW_LOG_BATCH,
     PY,

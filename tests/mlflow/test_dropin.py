@@ -153,4 +153,4 @@ def test_string_literals_as_mlflow_reads_them(text: str) -> None:
 
     theirs = SearchUtils.parse_search_filter(text)[0]["value"]
     ours = parse_filter(text)
-    assert ours is not None and getattr(ours, "value") == theirs
+    assert ours is not None and ours.value == theirs
