@@ -31,6 +31,7 @@ _MLFLOW = (
 )
 _SUBMODULES = ("tracking", "artifacts", "exceptions")
 _MODELS = ("register_model", "promote_model", "load_model_dir")
+_FLAVORS = ("sklearn", "pyfunc", "xgboost", "lightgbm", "pytorch", "onnx")  # ledger.models.*
 __all__ = [*_FLUENT, *_MODELS, *_MLFLOW, "ActiveRun", "Client", "MlflowClient",  # noqa: PLE0604
            "autolog", "Ledger", "LedgerError", "Run", "__version__"]
 
@@ -61,6 +62,10 @@ def __getattr__(name: str) -> Any:
         from ledger.registry import api as models
 
         return getattr(models, name)
+    if name in _FLAVORS or name == "models":
+        import importlib
+
+        return importlib.import_module(f"ledger.models{'' if name == 'models' else '.' + name}")
     if name == "Ledger":
         from ledger.api import Ledger
 

@@ -93,3 +93,11 @@ class DesiredStateError(RegistryError):
     def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class ModelError(LedgerError):
+    """A model folder, flavor or model URI cannot be used (missing MLmodel, unknown flavor...)."""
+
+
+class ModelSchemaError(ModelError, InvalidInputError):
+    """Input to a model does not match its signature (missing or mistyped columns)."""

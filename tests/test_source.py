@@ -29,7 +29,7 @@ LAYERS: dict[str, set[str]] = {
     "registry": BASE | {"store", "runs", "query", "api"},
     "sync": BASE | {"store", "runs", "query", "api", "registry"},
     "hooks": BASE | {"store", "runs", "api"},
-    "models": BASE | {"store", "runs", "query", "api", "fluent", "registry"},
+    "models": BASE | {"store", "runs", "query", "api", "fluent", "registry", "mlflow_compat"},
     "storage": BASE | {"store", "runs", "query", "api"},
     "projects": BASE | {"store", "runs", "query", "api", "fluent", "registry", "models",
                         "storage"},

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, git, make_repo
+
+from tests.conftest import ROOT, git, make_repo
 
 
 def clean_checkout(dest: Path) -> Path:

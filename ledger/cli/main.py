@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ledger.cli import importer, registry, runs, sync
+from ledger.cli import importer, models, registry, runs, sync
 from ledger.errors import LedgerError
 
 
@@ -28,6 +28,9 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 for _command in (*runs.COMMANDS, *sync.COMMANDS, registry.model, registry.registry,
                  registry.verify, *importer.COMMANDS):
     cli.add_command(_command)
+for _command in models.COMMANDS:
+    registry.model.add_command(_command)
+cli.add_command(registry.model, name="models")  # `ledger models …` = `ledger model …`
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -110,7 +110,7 @@ def training_metrics(est: Any, X: Any, y: Any) -> dict[str, float]:
 
 def _log_model(run: Any, est: Any) -> None:
     try:
-        flavor = importlib.import_module("ledger.sklearn")
+        flavor = importlib.import_module("ledger.models.sklearn")  # issue 12's flavor
     except ImportError:
         flavor = None
     log_model = getattr(flavor, "log_model", None)

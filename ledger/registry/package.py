@@ -129,15 +129,19 @@ def _commit(store: RunStore, tree: bytes, message: str) -> str:
 # -- export ------------------------------------------------------------------------------------
 def package_files(objects: ObjectStore, commit: str) -> list[tuple[str, int, bytes]]:
     """Every (path, mode, blob sha) of a package, checked to stay inside its folder (P8)."""
-    tree = objects.commit(commit.encode()).tree
+    return tree_files(objects, objects.commit(commit.encode()).tree, f"package {commit[:12]}")
+
+
+def tree_files(objects: ObjectStore, tree: bytes, label: str) -> list[tuple[str, int, bytes]]:
+    """Every (path, mode, blob sha) below a tree, checked to stay inside its folder (P8)."""
     found = []
     for path, mode, sha in objects.walk_files(tree):
         parts = path.split("/")
         if any(p in ("", ".", "..", ".git") or "\\" in p for p in parts):
-            raise LedgerError(f"package {commit[:12]} holds an unsafe path {path!r}; refusing it")
+            raise LedgerError(f"{label} holds an unsafe path {path!r}; refusing it")
         if not stat.S_ISREG(mode):
             raise LedgerError(
-                f"package {commit[:12]} holds {path!r} of mode {mode:o} (a symlink or "
+                f"{label} holds {path!r} of mode {mode:o} (a symlink or "
                 "submodule); only plain files are exported"
             )
         found.append((path, mode, sha))
@@ -150,8 +154,13 @@ def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str
     A new ``dst`` appears whole (built beside it, then renamed); into an existing folder each
     file is replaced atomically.
     """
+    return export_files(objects, package_files(objects, commit), dst)
+
+
+def export_files(objects: ObjectStore, files: list[tuple[str, int, bytes]],
+                 dst: str | os.PathLike[str]) -> Path:
+    """Write ``files`` (from :func:`tree_files`) below ``dst`` as :func:`export_package` does."""
     out = Path(dst)
-    files = package_files(objects, commit)
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"{out} exists and is not a folder")
     fresh = not out.exists()
