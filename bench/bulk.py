@@ -8,8 +8,10 @@ from ledger.api import Ledger
 from ledger.runs.store import Update
 
 
-def fill(lg: Ledger, n: int, prefix: str = "run", group_size: int = 1000) -> None:
-    """Commit `n` finished runs named `<prefix>-<i>`, in experiments `exp0`…`exp4`."""
+def fill(lg: Ledger, n: int, prefix: str = "run", group_size: int = 1000,
+         experiments: int = 5) -> None:
+    """Commit `n` finished runs named `<prefix>-<i>`, in experiments `exp0`…`exp4` (or as
+    many as `experiments`)."""
     done = 0
     while done < n:
         group = []
@@ -17,7 +19,8 @@ def fill(lg: Ledger, n: int, prefix: str = "run", group_size: int = 1000) -> Non
             r = done + len(group)
             tags = {"a": "x", "b": str(r % 7), "c": prefix}
             params = {f"p{i}": (i * r) % 11 for i in range(20)}
-            rec, files = lg._new_record(f"exp{r % 5}", f"{prefix}-{r}", tags, params, ["bench"])
+            rec, files = lg._new_record(f"exp{r % experiments}", f"{prefix}-{r}", tags, params,
+                                        ["bench"])
             rec.finish("FINISHED", rec.start_time + 1, (rec.start_time, 1))
             points = [(f"m{m}", s, rec.start_time, ((r * 7919 + m) % 1000) / 1000 / (s + 1))
                       for s in range(10) for m in range(5)]

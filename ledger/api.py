@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from ledger.errors import DamagedRunError
 from ledger.runs.context import Fluent
 from ledger.runs.lifecycle import Runs
 from ledger.runs.run import Run
@@ -71,10 +72,19 @@ class Ledger(Runs, Fluent):
         root = self.store.root(self.store.head())
         out = []
         for rid in found.column("run_id").to_pylist():
-            folder = self.store.load(root, rid)
+            try:
+                folder = self.store.load(root, rid)
+            except DamagedRunError:
+                continue  # listed by damaged_runs()
             if folder is not None:
                 out.append(Run.of(folder.record, self.artifact_uri(rid)))
         return out
+
+    def damaged_runs(self) -> list[str]:
+        """Ids of committed runs whose record is damaged (listings skip them)."""
+        from ledger.query import search
+
+        return search.snapshot(self).damaged()
 
     def reindex(self) -> int:
         """Rebuild the Parquet snapshot of the run table from the ref; returns the run count."""

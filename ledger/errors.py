@@ -38,6 +38,10 @@ class ConcurrencyError(LedgerError):
     """A ref could not be updated after the bounded number of compare-and-swap retries."""
 
 
+class UnsupportedRepositoryError(LedgerError):
+    """The repository keeps its refs in a format the ledger cannot move safely (reftable)."""
+
+
 class FilterSyntaxError(InvalidInputError):
     """A search filter is malformed; the message points at the offending position.
 
@@ -93,6 +97,20 @@ class DesiredStateError(RegistryError):
     def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class StorageError(LedgerError):
+    """Storage failed: the repository could not be written (full disk, read-only file system,
+    permissions), or the store of large files is misconfigured, unreachable, or lacks or
+    garbles an object."""
+
+
+class ReproduceError(LedgerError):
+    """A run cannot be rerun as recorded (changed input, missing source, bad project)."""
+
+
+class DamagedRunError(LedgerError):
+    """A run's record in the ledger (or a journal) is damaged or not in the expected format."""
 
 
 class ModelError(LedgerError):

@@ -32,6 +32,10 @@ class _Process(Fluent):
         with self._fluent_lock:
             if self._ledger is None or key != self._ledger_key:
                 self._ledger, self._ledger_key = Ledger(key), key
+                # end open runs at exit before the object stores close (atexit calls the
+                # last registered first, and the stores register when first opened)
+                atexit.unregister(self._end_all)
+                atexit.register(self._end_all)
             return self._ledger
 
 

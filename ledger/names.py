@@ -7,6 +7,7 @@ Every user-supplied name passes through here before anything is written (P6, P8)
 from __future__ import annotations
 
 import math
+import operator
 import os
 import re
 import secrets
@@ -63,11 +64,24 @@ def _has_dotdot(path: str) -> bool:
     return any(part in (".", "..") for part in path.split("/"))
 
 
+def check_text(text: str, what: str) -> str:
+    """Refuse text that cannot be stored as UTF-8 (lone surrogates: undecodable bytes from the
+    command line or a file name), before anything is written."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+        raise InvalidInputError(
+            f"{what} {shown[:60]!r} is not valid UTF-8 (undecodable bytes); "
+            "give it as UTF-8 text") from None
+    return text
+
+
 def _bounded(value: object, limit: int, what: str) -> str:
     text = value if isinstance(value, str) else str(value)
     if len(text) > limit:
         raise InvalidInputError(f"{what} too long: {len(text)} characters (at most {limit})")
-    return text
+    return check_text(text, what)
 
 
 def param_value(value: object) -> str:
@@ -88,10 +102,15 @@ def metric_value(key: str, value: object) -> float:
         return float(value)
     if isinstance(value, str):
         return parse_float(value, f"metric {key!r}")
-    try:  # numpy scalars and similar
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"metric {key!r}: value {value!r} is not a number") from None
+    if hasattr(value, "__float__"):  # numpy scalars and the like, without importing numpy
+        try:
+            result = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            pass
+        else:
+            if type(result) is float:
+                return result
+    raise InvalidInputError(f"metric {key!r}: value {value!r} is not a number")
 
 
 _FLOAT_WORDS = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf,
@@ -117,12 +136,15 @@ def parse_int(text: str, what: str) -> int:
 
 def check_step(step: object) -> int:
     if isinstance(step, bool) or not isinstance(step, int):
-        try:
-            if isinstance(step, float) and step.is_integer():
-                return int(step)
-        except AttributeError:
-            pass
-        raise InvalidInputError(f"invalid step {step!r}: must be an integer")
+        if isinstance(step, float) and step.is_integer():
+            step = int(step)
+        else:  # numpy integers and the like, without importing numpy
+            try:
+                step = operator.index(step)  # type: ignore[arg-type]
+            except TypeError:
+                raise InvalidInputError(f"invalid step {step!r}: must be an integer") from None
+            if isinstance(step, bool):
+                raise InvalidInputError(f"invalid step {step!r}: must be an integer")
     if not -(2**63) <= step < 2**63:
         raise InvalidInputError(f"invalid step {step}: out of the 64-bit range")
     return step
@@ -147,7 +169,7 @@ def check_experiment(name: object) -> str:
             f"invalid experiment name {name!r}: 1 to {MAX_EXPERIMENT} characters")
     if any(ord(c) < 32 for c in name):
         raise InvalidInputError(f"invalid experiment name {name!r}: control characters")
-    return name
+    return check_text(name, "experiment name")
 
 
 def check_run_name(name: object) -> str:
@@ -155,13 +177,14 @@ def check_run_name(name: object) -> str:
         raise InvalidInputError(
             f"invalid run name {name!r}: at most {MAX_RUN_NAME} printable characters"
         )
-    return name
+    return check_text(name, "run name")
 
 
 def check_artifact_path(path: object) -> str:
     """A relative POSIX path with no '..', normalised; anything else is an error (P8)."""
     if not isinstance(path, str) or not path:
         raise InvalidInputError(f"invalid artifact path {path!r}: must be a non-empty string")
+    check_text(path, "artifact path")
     if path.startswith("/") or "\\" in path or "\0" in path or re.match(r"^[A-Za-z]:", path):
         raise InvalidInputError(f"invalid artifact path {path!r}: must be a relative POSIX path")
     parts = [p for p in path.split("/") if p not in ("", ".")]

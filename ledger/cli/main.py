@@ -7,12 +7,13 @@ need them, so that `ledger log` starts fast.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
 import click
 
-from ledger.cli import importer, models, registry, runs, sync
+from ledger.cli import importer, models, projects, registry, runs, storage, sync, ui
 from ledger.errors import LedgerError
 
 
@@ -26,7 +27,8 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 
 for _command in (*runs.COMMANDS, *sync.COMMANDS, registry.model, registry.registry,
-                 registry.verify, *importer.COMMANDS):
+                 registry.verify, *projects.COMMANDS, *storage.COMMANDS, *ui.COMMANDS,
+                 *importer.COMMANDS):
     cli.add_command(_command)
 for _command in models.COMMANDS:
     registry.model.add_command(_command)
@@ -56,12 +58,30 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            if show_tb:
+                raise
+            unexpected(exc)
+        # the machine, not the ledger: a full disk, a read-only file system, permissions
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"error: {exc.strerror}{where} (free some space or fix the permissions, "
+                   "then try again)", err=True)
+        sys.exit(1)
     except Exception as exc:
         if show_tb:
             raise
-        click.echo(f"error: unexpected {type(exc).__name__}: {one_line(exc)} "
-                   "(run again with --traceback to see where)", err=True)
-        sys.exit(3)
+        unexpected(exc)
+
+
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                      errno.EFBIG}
+
+
+def unexpected(exc: BaseException) -> None:
+    click.echo(f"error: unexpected {type(exc).__name__}: {one_line(exc)} "
+               "(run again with --traceback to see where)", err=True)
+    sys.exit(3)
 
 
 def one_line(exc: BaseException) -> str:

@@ -35,11 +35,15 @@ def fmt_of(fmt: str | None) -> str:
 
 
 def pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    from ledger.errors import InvalidInputError
     from ledger.names import split_assignment
 
     out: dict[str, str] = {}
     for text in values:
         key, value = split_assignment(text, what)
+        if what == "param" and out.get(key, value) != value:  # params are immutable
+            raise InvalidInputError(f"param {key!r} is given twice ({out[key]!r} and "
+                                    f"{value!r}); a param has one value")
         out[key] = value
     return out
 
@@ -55,11 +59,3 @@ def split_artifact(text: str) -> tuple[str, str | None]:
         return text, None
     src, _, dest = text.rpartition(":")
     return src, dest or None
-
-
-def write_file(path: str, data: bytes) -> str:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-    return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -18,7 +19,6 @@ from ledger.cli.options import (
     pairs_list,
     repo_option,
     split_artifact,
-    write_file,
 )
 from ledger.names import RUNS_REF
 
@@ -136,10 +136,19 @@ def runs(repo: str | None, fmt: str | None, experiment: str | None, where: str |
     if fmt == "json":
         found = lg.find_runs(where, experiment, list(order_by), limit, include_deleted)
         click.echo(render.to_json([r.to_dict() for r in found]))
+        warn_damaged(lg)
         return
     tbl = lg.search_runs(where, experiment, list(order_by), limit, include_deleted)
     columns = [c for c in tbl.column_names if fmt == "csv" or c not in ("user", "source.commit")]
     click.echo(render.rows(tbl.to_pylist(), columns, fmt))
+    warn_damaged(lg)
+
+
+def warn_damaged(lg: Any) -> None:
+    """One line per committed run that listings skip because its record is damaged."""
+    for rid in lg.damaged_runs():
+        click.echo(f"warning: run {rid} is damaged (its run.json cannot be read) and is "
+                   "skipped", err=True)
 
 
 @click.command()
@@ -191,11 +200,10 @@ def get(repo: str | None, run_id: str, path: str, output: str | None) -> None:
     """Fetch an artifact (or a folder of them with -o), byte for byte."""
     lg = open_ledger(repo)
     if output is None:
-        sys.stdout.buffer.write(lg.read_artifact(run_id, path))
+        lg.copy_artifact(run_id, path, sys.stdout.buffer)
         sys.stdout.buffer.flush()
     else:
-        click.echo(lg.download_artifacts(run_id, path, output) if os.path.isdir(output)
-                   else write_file(output, lg.read_artifact(run_id, path)))
+        click.echo(lg.save_artifact(run_id, path, output))
 
 
 @click.command()
@@ -237,15 +245,19 @@ def restore(repo: str | None, run_id: str) -> None:
 @format_option
 def experiments(repo: str | None, fmt: str | None) -> None:
     """Experiments with their run counts."""
-    found = open_ledger(repo).experiments()
+    lg = open_ledger(repo)
+    found = lg.experiments()
     click.echo(render.rows(found, ["name", "runs", "deleted", "last_start_time"], fmt_of(fmt)))
+    warn_damaged(lg)
 
 
 @click.command()
 @repo_option
 def reindex(repo: str | None) -> None:
     """Rebuild the Parquet snapshot of the run table (normally kept current by itself)."""
-    click.echo(f"{open_ledger(repo).reindex()} runs indexed")
+    lg = open_ledger(repo)
+    click.echo(f"{lg.reindex()} runs indexed")
+    warn_damaged(lg)
 
 
 @click.command()
@@ -262,9 +274,14 @@ def export(repo: str | None, folder: str, include_deleted: bool, overwrite: bool
 @click.command()
 @repo_option
 def recover(repo: str | None) -> None:
-    """Commit the runs of processes that died (every command also does this)."""
-    for rid in open_ledger(repo, recover=False).recover():
+    """Commit the runs of processes that died (every command also does this), and list the
+    damaged journals set aside in .git/ledger/journal/quarantine/."""
+    lg = open_ledger(repo, recover=False)
+    for rid in lg.recover():
         click.echo(rid)
+    for found in lg.set_aside():
+        click.echo(f"set aside: {found.path} (run {found.run_id}): {found.reason}; "
+                   "nothing else reads it: inspect it if you wish, then delete it", err=True)
 
 
 COMMANDS = (init, log, start, end, exec_, show, runs, metrics, diff, artifacts, get, tag, untag,

@@ -41,14 +41,18 @@ def sync(repo: str | None, remote: str) -> None:
 
 def share(action: str, repo: str | None, remote: str) -> None:
     """Run pull, push or sync; REMOTE is a configured remote, a URL or a path."""
+    from ledger.cli.storage import progress_bar
     from ledger.errors import SyncError
     from ledger.sync import share as sharing
 
     options = sharing.Options(interactive=sys.stdin.isatty()
-                              and not os.environ.get("LEDGER_IN_HOOK"))
+                              and not os.environ.get("LEDGER_IN_HOOK"), progress=progress_bar())
     result = getattr(sharing, action)(open_ledger(repo), remote, options)
     for line in summary(result):
         click.echo(line)
+    for bad in result.refused:
+        click.echo(f"warning: run {bad.run_id} from {result.remote} was not merged: "
+                   f"{bad.reason}", err=True)
     if result.tag_conflicts:
         raise SyncError(conflict_message(result))
 
@@ -73,6 +77,9 @@ def summary(result: Any) -> list[str]:
             if result.tries > 1:
                 text += f" (after {result.tries} tries: others pushed first)"
         lines.append(text)
+    if result.uploaded:
+        lines.append(f"large files: {result.uploaded} uploaded ({result.uploaded_bytes} bytes) "
+                     "to the store")
     if result.tags_fetched or result.tags_pushed:
         lines.append(f"model tags: {len(result.tags_fetched)} fetched, "
                      f"{len(result.tags_pushed)} pushed")

@@ -141,19 +141,21 @@ def cached(lg: Ledger, tree: bytes, label: str) -> Path:
     files = tree_files(lg.store.objects, tree, label)
     folder = lg.gitdir.ledger_dir / "models" / tree.decode()
     if folder.is_dir():
-        if _matches(folder, files):
+        if _matches(folder, files, lg):
             return folder
         shutil.rmtree(folder, ignore_errors=True)  # damaged: write it again
     folder.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return export_files(lg.store.objects, files, folder)
+        return export_files(lg.store.objects, files, folder, lg.gitdir)
     except OSError:
-        if folder.is_dir() and _matches(folder, files):  # a concurrent caller was first
+        if folder.is_dir() and _matches(folder, files, lg):  # a concurrent caller was first
             return folder
         raise
 
 
-def _matches(folder: Path, files: list[tuple[str, int, bytes]]) -> bool:
+def _matches(folder: Path, files: list[tuple[str, int, bytes]], lg: Ledger) -> bool:
+    from ledger.storage.offload import describe
+
     for rel, _mode, sha in files:
         try:
             data = (folder / rel).read_bytes()
@@ -162,5 +164,8 @@ def _matches(folder: Path, files: list[tuple[str, int, bytes]]) -> bool:
         digest = hashlib.sha1(b"blob %d\0" % len(data))
         digest.update(data)
         if digest.hexdigest().encode() != sha:
-            return False
+            # a file kept in the store of large files: git holds its pointer (sha256, size)
+            stored = describe(lg.store.objects.blob_bytes(sha))
+            if stored != (len(data), hashlib.sha256(data).hexdigest()):
+                return False
     return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ledger.errors import DamagedRunError
 from ledger.runs import replay
 from ledger.runs.record import canonical_points
 
@@ -32,8 +32,16 @@ def history(ledger: Runs, run_ids: Sequence[str], keys: Sequence[str] | None = N
         files = ledger.store._metric_files(tree) if tree else []
         run_parts = []
         for _path, _mode, sha in files:
-            with pq.ParquetFile(io.BytesIO(ledger.store.objects.blob_bytes(sha))) as source:
-                data = source.read()  # (not pq.read_table: see snapshot._read_segment)
+            # an Arrow buffer, not io.BytesIO (a Python file object read from pyarrow's
+            # threads could abort the interpreter at exit), and no thread pool for one blob
+            blob = pa.py_buffer(ledger.store.objects.blob_bytes(sha))
+            try:
+                with pq.ParquetFile(pa.BufferReader(blob)) as source:
+                    data = source.read(use_threads=False)  # (not pq.read_table: see snapshot)
+                data = data.select(["key", "step", "timestamp", "value"]).cast(SCHEMA.remove(0))
+            except (pa.ArrowException, KeyError, ValueError) as exc:
+                raise DamagedRunError(f"run {rid}: its metric file {_path} cannot be read "
+                                      f"({type(exc).__name__})") from None
             if wanted:
                 data = data.filter(pc.is_in(data["key"], value_set=pa.array(wanted, pa.string())))
             run_parts.append(data)

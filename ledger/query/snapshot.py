@@ -18,19 +18,20 @@ import os
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ledger.errors import LedgerError
+from ledger.errors import DamagedRunError, LedgerError
 from ledger.query import table
 from ledger.runs.record import RunRecord
-from ledger.runs.store import RunStore, changed_runs
+from ledger.runs.store import RunStore, changed_runs, checked_record
 from ledger.store.files import replacing, write_atomic
 from ledger.store.git import cat_file_batch, run_git
+from ledger.store.history import Relation, relate
 
 MANIFEST = "manifest.json"
 ALWAYS = ("run_id", "experiment", "name", "status", "start_time", "end_time", "user",
@@ -39,6 +40,7 @@ MAX_SEGMENTS = 12
 ORPHAN_AGE = 600  # seconds before an unreferenced segment file is removed
 
 _memo: dict[tuple[str, str, tuple[str, ...] | None], pa.Table] = {}
+_damaged: dict[tuple[str, str], list[str]] = {}
 
 
 @dataclass
@@ -51,17 +53,20 @@ class Segment:
 class Manifest:
     commit: str | None
     segments: list[Segment]
+    damaged: list[str] = field(default_factory=list)  # runs whose record could not be read
 
     def to_json(self) -> str:
         return json.dumps({"version": 1, "commit": self.commit,
-                           "segments": [{"file": s.file, "rows": s.rows} for s in self.segments]})
+                           "segments": [{"file": s.file, "rows": s.rows} for s in self.segments],
+                           "damaged": self.damaged})
 
     @classmethod
     def parse(cls, text: str) -> Manifest:
         doc = json.loads(text)
         if doc.get("version") != 1:
             raise ValueError("unknown manifest version")
-        return cls(doc["commit"], [Segment(s["file"], int(s["rows"])) for s in doc["segments"]])
+        return cls(doc["commit"], [Segment(s["file"], int(s["rows"])) for s in doc["segments"]],
+                   [str(d) for d in doc.get("damaged", [])])
 
 
 class Snapshot:
@@ -82,12 +87,27 @@ class Snapshot:
         key = (str(self.folder), head.decode() if head else "", wanted)
         if key in _memo:
             return _memo[key]
-        manifest = self.refresh(head)
-        result = self._read(manifest, wanted)
+        try:
+            manifest = self.refresh(head)
+        except OSError:  # cannot write the cache (a read-only repository): serve from memory
+            damaged: list[str] = []
+            result = canonical(table.build(all_records(self.store, head, damaged)))
+            _damaged[key[:2]] = sorted(damaged)
+        else:
+            result = self._read(manifest, wanted)
+            _damaged[key[:2]] = manifest.damaged
         if len(_memo) > 8:
             _memo.clear()
         _memo[key] = result
         return result
+
+    def damaged(self) -> list[str]:
+        """Runs whose record could not be read when the table was last built (skipped)."""
+        head = self.store.head()
+        key = (str(self.folder), head.decode() if head else "")
+        if key not in _damaged:
+            self.table(())
+        return list(_damaged.get(key, []))
 
     def refresh(self, head: bytes | None = None) -> Manifest:
         """Bring the cache up to `head` (default: the ref now) and return its manifest."""
@@ -96,30 +116,46 @@ class Snapshot:
         target = head.decode() if head else None
         if current is not None and current.commit == target:
             return current
-        if current is None or current.commit is None or not self._has_commit(current.commit):
-            manifest = self.rebuild(head)
-            return manifest
+        if current is None or current.commit is None or not self._follows(current.commit, head):
+            return self.rebuild(head)
         try:
             old_root = self.store.root(current.commit.encode())
             new_root = self.store.root(head)
             changed = changed_runs(self.store.objects, old_root, new_root)
             segments = list(current.segments)
+            damaged = set(current.damaged) - set(changed)
             if changed:
-                records = [f.record for f in (self.store.load(new_root, r) for r in changed)
-                           if f]
+                records = []
+                for rid in changed:
+                    try:
+                        folder = self.store.load(new_root, rid)
+                    except DamagedRunError:
+                        damaged.add(rid)
+                        continue
+                    if folder is not None:
+                        records.append(folder.record)
                 segments.append(self._write(table.build(records)))
-            manifest = Manifest(target, self._compact(segments))
+            manifest = Manifest(target, self._compact(segments), sorted(damaged))
         except (OSError, pa.ArrowException):  # e.g. a segment swept by another process
             return self.rebuild(head)
         self._save(manifest)
         return manifest
 
+    def _follows(self, indexed: str, head: bytes | None) -> bool:
+        """Whether the ref still contains the indexed commit (it can move back: a reset, a
+        forced fetch); if not, the cache is rebuilt rather than patched by a diff."""
+        if head is None or not self._has_commit(indexed):
+            return False
+        return relate(self.store.objects, indexed.encode(), head) in (Relation.SAME,
+                                                                       Relation.BEHIND)
+
     def rebuild(self, head: bytes | None = None) -> Manifest:
         """Build the cache from scratch from the ref (`ledger reindex`)."""
         head = self.store.head() if head is None else head
-        records = all_records(self.store, head)
+        damaged: list[str] = []
+        records = all_records(self.store, head, damaged)
         segments = [self._write(table.build(records))] if records else []
-        manifest = Manifest(head.decode() if head else None, segments)
+        manifest = Manifest(head.decode() if head else None, segments, sorted(damaged))
         self._save(manifest)
         return manifest
 
@@ -187,20 +223,33 @@ class Snapshot:
         return hexsha.encode() in self.store.objects
 
 
-def all_records(store: RunStore, head: bytes | None) -> list[RunRecord]:
+def all_records(store: RunStore, head: bytes | None, damaged: list[str] | None = None
+                ) -> list[RunRecord]:
     """Every run.json at `head`, streamed by `git cat-file --batch` (C walks the packs much
-    faster than a lookup per object from Python); dulwich is the fallback."""
+    faster than a lookup per object from Python); dulwich is the fallback. A damaged record
+    (or one in another run's folder) is skipped, its folder's id added to `damaged`."""
+    damaged = [] if damaged is None else damaged
     if head is None:
         return []
     git_dir = store.gitdir.common_dir
     try:
         listing = run_git(git_dir, ["ls-tree", "-r", "-z", head.decode(), "--", "runs/"]).stdout
-        shas = [entry.split(b"\t", 1)[0].split()[2].decode() for entry in listing.split(b"\0")
-                if _is_record(entry)]
-        objects = cat_file_batch(git_dir, shas)
+        found = [(entry.split(b"\t", 1)[0].split()[2].decode(),
+                  entry.split(b"\t", 1)[1].split(b"/"))
+                 for entry in listing.split(b"\0") if _is_record(entry)]
+        objects = cat_file_batch(git_dir, [sha for sha, _ in found])
     except (LedgerError, IndexError):
-        return [f.record for f in store.folders(store.root(head))]
-    return [RunRecord.from_json(obj.body) for obj in objects if obj is not None]
+        return [f.record for f in store.folders(store.root(head), damaged)]
+    records = []
+    for (_sha, parts), obj in zip(found, objects):
+        rid = parts[2].decode("utf-8", "replace")
+        try:
+            if obj is None or obj.type != "blob" or parts[1].decode() != rid[-2:]:
+                raise DamagedRunError(f"run folder {rid} is not a run's")
+            records.append(checked_record(obj.body, rid))
+        except (DamagedRunError, UnicodeDecodeError):
+            damaged.append(rid)
+    return records
 
 
 def _is_record(entry: bytes) -> bool:

@@ -271,6 +271,6 @@ def _export(commit: str, dst: str | os.PathLike[str], repo: RepoArg) -> Path:
 
     lg, opened = open_ledger(repo, recover=False)
     try:
-        return export_package(lg.store.objects, commit, dst)
+        return export_package(lg.store.objects, commit, dst, lg.gitdir)
     finally:
         close_ledger(lg, opened)

@@ -169,6 +169,9 @@ def read_desired(path: str | os.PathLike[str]) -> Desired:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise DesiredStateError(f"cannot read {p}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise DesiredStateError(f"{p.name} is not UTF-8 text (byte {exc.start}); "
+                                "save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise DesiredStateError(f"{p.name}: invalid TOML: {exc}") from exc
     return parse_desired(doc, p.name)

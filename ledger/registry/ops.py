@@ -14,6 +14,7 @@ date is then strictly after the events before it, and both tools agree on what h
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections.abc import Callable
 
@@ -36,7 +37,7 @@ from ledger.registry.tags import (
 )
 from ledger.store.git import RepoLike, run_git
 
-_RETRIES = 5
+_RETRIES = 12
 
 
 def register(
@@ -170,12 +171,28 @@ def _create_counted(
         name, commit = make(state)
         _wait_past(state, model, deprecations_only=True)
         try:
-            create_tag(repo, name, commit, message, sign=sign)
-            return name
+            obj = create_tag(repo, name, commit, message, sign=sign)
         except TagExistsError:
             if attempt == _RETRIES - 1:
                 raise
-    raise AssertionError("unreachable")  # pragma: no cover
+            continue
+        # Another writer may have taken the same counter under another name at the same
+        # moment (`m#prod#6` beside `m#prod!#6`): whoever sees the clash after creating its
+        # tag gives its own up (only if it is still the tag it made) and takes the next one.
+        if not _counter_clash(repo, model, name):
+            return name
+        run_git(repo, ["update-ref", "-d", f"refs/tags/{name}", obj], check=False)
+        time.sleep(random.uniform(0, 0.05 * (attempt + 1)))
+    raise RegistryError(f"could not assign a counter to a tag of {model}: other writers kept "
+                        "taking the same one; try again")
+
+
+def _counter_clash(repo: RepoLike, model: str, name: str) -> bool:
+    state = load_state(repo, [model])
+    mine = next((r.parsed.counter for r in state.records if r.name == name), None)
+    return mine is not None and any(
+        r.parsed.model == model and r.parsed.counter == mine and r.name != name
+        for r in state.records)
 
 
 def _wait_past(state: RegistryState, model: str, *, deprecations_only: bool) -> None:

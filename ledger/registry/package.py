@@ -24,6 +24,7 @@ import os
 import secrets
 import stat
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,11 @@ from ledger.errors import InvalidInputError, LedgerError, RunNotFoundError
 from ledger.runs.record import float_to_json
 from ledger.runs.run import Run
 from ledger.runs.store import ARTIFACTS_DIR, RunStore
-from ledger.store import trees
-from ledger.store.files import write_atomic
+from ledger.storage.offload import describe, write_stored
+from ledger.store import stream, trees
 from ledger.store.git import run_git
+from ledger.store.gitdir import GitDir
+from ledger.store.identity import fallback_config
 from ledger.store.objects import FILE_MODE, ObjectStore, blob
 
 MANIFEST = "ledger-model.json"
@@ -100,8 +103,8 @@ def _manifest(objects: ObjectStore, run: Run, name: str, version: str, path: str
     listed = []
     for rel, _mode, sha in sorted(files):
         data = objects.blob_bytes(sha)
-        listed.append({"path": rel, "size": len(data), "git_sha1": sha.decode(),
-                       "sha256": hashlib.sha256(data).hexdigest()})
+        size, digest = describe(data) or (len(data), hashlib.sha256(data).hexdigest())
+        listed.append({"path": rel, "size": size, "git_sha1": sha.decode(), "sha256": digest})
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -123,7 +126,7 @@ def _commit(store: RunStore, tree: bytes, message: str) -> str:
     # git setup (user.name, GIT_COMMITTER_DATE, ...) exactly as the tag on it will
     where = store.gitdir.work_tree or store.gitdir.git_dir
     args = ["commit-tree", "--no-gpg-sign", "-m", message, tree.decode()]
-    return run_git(where, args).stdout.decode().strip()
+    return run_git(where, args, config=fallback_config(store.gitdir)).stdout.decode().strip()
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -137,8 +140,10 @@ def tree_files(objects: ObjectStore, tree: bytes, label: str) -> list[tuple[str,
     found = []
     for path, mode, sha in objects.walk_files(tree):
         parts = path.split("/")
-        if any(p in ("", ".", "..", ".git") or "\\" in p for p in parts):
-            raise LedgerError(f"{label} holds an unsafe path {path!r}; refusing it")
+        if any(p in ("", ".", "..", ".git") or "\\" in p or any(ord(c) < 32 for c in p)
+               for p in parts) or not _utf8(path):
+            raise LedgerError(f"{label} holds an unsafe path "
+                              f"{path.encode('utf-8', 'replace')!r}; refusing it")
         if not stat.S_ISREG(mode):
             raise LedgerError(
                 f"{label} holds {path!r} of mode {mode:o} (a symlink or "
@@ -148,17 +153,19 @@ def tree_files(objects: ObjectStore, tree: bytes, label: str) -> list[tuple[str,
     return found
 
 
-def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str]) -> Path:
+def export_package(objects: ObjectStore, commit: str, dst: str | os.PathLike[str],
+                   gitdir: GitDir | None = None) -> Path:
     """Write the package's files below ``dst``, byte for byte, as ``git archive`` would.
 
     A new ``dst`` appears whole (built beside it, then renamed); into an existing folder each
-    file is replaced atomically.
+    file is replaced atomically. Files kept in the store of large files (a pointer in git)
+    are fetched from the store of ``gitdir``'s repository and verified.
     """
-    return export_files(objects, package_files(objects, commit), dst)
+    return export_files(objects, package_files(objects, commit), dst, gitdir)
 
 
 def export_files(objects: ObjectStore, files: list[tuple[str, int, bytes]],
-                 dst: str | os.PathLike[str]) -> Path:
+                 dst: str | os.PathLike[str], gitdir: GitDir | None = None) -> Path:
     """Write ``files`` (from :func:`tree_files`) below ``dst`` as :func:`export_package` does."""
     out = Path(dst)
     if out.exists() and not out.is_dir():
@@ -167,8 +174,9 @@ def export_files(objects: ObjectStore, files: list[tuple[str, int, bytes]],
     target = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp") if fresh else out
     target.mkdir(parents=True, exist_ok=not fresh)
     try:
-        for rel, mode, sha in files:
-            _write(target / rel, objects.blob_bytes(sha), mode == _EXEC_MODE)
+        stream.write_files(Path(objects.dulwich.path).parent,
+                           [(target / rel, sha, mode == _EXEC_MODE) for rel, mode, sha in files],
+                           partial(write_stored, gitdir))  # files kept in a store: fetched
         if fresh:
             os.rename(target, out)
     except BaseException:
@@ -178,8 +186,12 @@ def export_files(objects: ObjectStore, files: list[tuple[str, int, bytes]],
     return out
 
 
-def _write(path: Path, data: bytes, executable: bool) -> None:
-    write_atomic(path, data, executable)  # permissions from the umask, as tar -x gives them
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _remove_tree(path: Path) -> None:

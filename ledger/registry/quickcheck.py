@@ -51,7 +51,16 @@ def is_valid(doc: Any, schema: Mapping[str, Any]) -> bool:
                            else isinstance(item, str) and bool(version_re.search(item)))
             for key, item in value.items())
 
-    if not isinstance(doc, dict) or set(doc) - {"registry", "policy"}:
+    def storage(value: Any) -> bool:
+        if not isinstance(value, dict) or set(value) - {"url", "large_file_bytes"}:
+            return False
+        url, size = value.get("url", "x"), value.get("large_file_bytes", 1)
+        return isinstance(url, str) and len(url) >= 1 and isinstance(size, int) \
+            and not isinstance(size, bool) and size >= 1
+
+    if not isinstance(doc, dict) or set(doc) - {"registry", "policy", "storage"}:
+        return False
+    if "storage" in doc and not storage(doc["storage"]):
         return False
     if "policy" in doc and not policy(doc["policy"]):
         return False

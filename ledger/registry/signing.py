@@ -35,7 +35,9 @@ from ledger.names import TAGS_PREFIX
 from ledger.registry import sshsig
 from ledger.registry.tagrefs import read_tag_records, split_signature
 from ledger.registry.tags import TagKind
-from ledger.store.git import RepoLike, cat_file_batch, first_line, run_git
+from ledger.store import gitdir as gitdirs
+from ledger.store.git import RepoLike, cat_file_batch, first_line, repo_path, run_git
+from ledger.store.identity import fallback_config
 
 _GOOD_SSH = re.compile(r'Good "git" signature for (?P<who>.+?) with (?P<type>\S+) key (?P<fp>\S+)')
 _ANY_SSH = re.compile(r'Good "git" signature with (?P<type>\S+) key (?P<fp>\S+)')
@@ -69,6 +71,7 @@ def create_tag(
     proc = run_git(
         repo,
         ["tag", "-a", *flags, "--cleanup=whitespace", "-F", "-", "--", name, sha],
+        config=fallback_config(gitdirs.find(repo_path(repo))),  # as runs do, without one
         stdin=body.encode("utf-8"),
         check=False,
     )

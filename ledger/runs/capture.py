@@ -12,23 +12,34 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidInputError
+from ledger.names import check_text
 from ledger.store.gitdir import GitDir
 
-_GIT_ENV = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
-_SOURCE_TTL = 2.0  # seconds a process reuses its source capture (runs in a tight loop)
-_source_cache: dict[str, tuple[float, dict[str, Any], bytes | None]] = {}
+# variables that would point git at another repository than the one the run lands in
+_REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+             "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE")
+# source states set by seed_source, each for the next capture of its repository
+_seeded: dict[str, tuple[dict[str, Any], bytes | None]] = {}
 
 
-def _git(work_tree: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+def _git(gitdir: GitDir, *args: str, index: Path | None = None
+         ) -> subprocess.CompletedProcess[bytes]:
+    """git on exactly the repository the run lands in (never one named by the environment),
+    read-only: no optional locks, and `index` (a private copy) instead of the user's index."""
+    env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
+    env.update({"GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"})
+    if index is not None:
+        env["GIT_INDEX_FILE"] = str(index)
+    assert gitdir.work_tree is not None
     return subprocess.run(
-        ["git", "-C", str(work_tree), *args],
+        ["git", "--git-dir", str(gitdir.git_dir), "--work-tree", str(gitdir.work_tree),
+         "-C", str(gitdir.work_tree), *args],
         capture_output=True,
-        env=_GIT_ENV,
+        env=env,  # built now: the environment as it is at this call
         check=False,
     )
 
@@ -37,41 +48,69 @@ def source(gitdir: GitDir, argv: list[str] | None = None) -> tuple[dict[str, Any
     """The source of a run: commit, branch, dirty flag, argv; and the dirty patch, if any."""
     info, patch = _tree_state(gitdir)
     info = dict(info)
-    info["argv"] = list(sys.argv if argv is None else argv)
+    # arguments are bytes to the system: undecodable ones are kept readable, escaped
+    info["argv"] = [os.fsencode(a).decode("utf-8", "backslashreplace")
+                    for a in (sys.argv if argv is None else argv)]
     return info, patch
 
 
 def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
-    key = str(gitdir.git_dir)
-    hit = _source_cache.get(key)
-    if hit and time.monotonic() - hit[0] < _SOURCE_TTL:
-        return hit[1], hit[2]
+    """Read afresh for every run (P9): a cache keyed on time recorded the previous commit,
+    branch or patch for a run started just after a commit, an edit or a checkout; one
+    `git status` costs a few milliseconds, small beside a run."""
+    seeded = _seeded.pop(str(gitdir.git_dir), None)
+    if seeded is not None:
+        return dict(seeded[0]), seeded[1]
     info: dict[str, Any] = {"commit": None, "branch": None, "dirty": False}
     patch: bytes | None = None
     if gitdir.work_tree is not None:
-        status = _git(gitdir.work_tree, "status", "--porcelain=v2", "--branch", "-z",
+        status = _git(gitdir, "status", "--porcelain=v2", "--branch", "-z",
                       "--untracked-files=no")
         if status.returncode == 0:
             entries = status.stdout.split(b"\0")
             for entry in entries:
                 if entry.startswith(b"# branch.oid "):
-                    oid = entry[len(b"# branch.oid "):].decode()
+                    oid = entry[len(b"# branch.oid "):].decode("ascii", "replace")
                     info["commit"] = None if oid == "(initial)" else oid
                 elif entry.startswith(b"# branch.head "):
-                    head = entry[len(b"# branch.head "):].decode()
+                    head = entry[len(b"# branch.head "):].decode("utf-8", "replace")
                     info["branch"] = None if head == "(detached)" else head
                 elif entry and not entry.startswith(b"#"):
                     info["dirty"] = True
             if info["dirty"]:
-                base = info["commit"] or _empty_tree(gitdir.work_tree)
-                diff = _git(gitdir.work_tree, "diff", "--binary", base)
-                patch = diff.stdout if diff.returncode == 0 and diff.stdout else None
-    _source_cache[key] = (time.monotonic(), info, patch)
+                patch = _patch(gitdir, info["commit"] or _empty_tree(gitdir))
     return info, patch
 
 
-def _empty_tree(work_tree: Path) -> str:
-    out = _git(work_tree, "hash-object", "-t", "tree", "/dev/null")
+def seed_source(gitdir: GitDir, commit: str, patch: bytes | None) -> None:
+    """Tell the source capture the state of a work tree its caller has just made (`ledger
+    reproduce`: a detached checkout of ``commit`` with ``patch`` applied), sparing a `git
+    status` that a fresh checkout makes hash every file (git's racy-clean check). The seed
+    serves the next capture of that repository only; later ones read afresh."""
+    info = {"commit": commit, "branch": None, "dirty": bool(patch)}
+    _seeded[str(gitdir.git_dir)] = (info, patch or None)
+
+
+def _patch(gitdir: GitDir, base: str) -> bytes | None:
+    """`git diff --binary BASE` of the work tree. git refreshes (rewrites) the index it diffs
+    with, even with GIT_OPTIONAL_LOCKS=0, so it is given a private copy of the user's index."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ledger-index-") as tmp:
+        index = Path(tmp) / "index"
+        try:
+            shutil.copyfile(gitdir.git_dir / "index", index)
+        except FileNotFoundError:
+            pass  # no index yet: git diffs against an empty one
+        except OSError:
+            return None
+        diff = _git(gitdir, "diff", "--binary", base, index=index)
+    return diff.stdout if diff.returncode == 0 and diff.stdout else None
+
+
+def _empty_tree(gitdir: GitDir) -> str:
+    out = _git(gitdir, "hash-object", "-t", "tree", "/dev/null")
     return out.stdout.decode().strip() or "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
@@ -87,8 +126,21 @@ def environment() -> dict[str, Any]:
     }
 
 
-def packages(cache_dir: Path) -> bytes:
-    """The installed distributions as canonical JSON, cached per interpreter and site state."""
+def user_cache_dir() -> Path:
+    """The user's cache folder for the ledger ($XDG_CACHE_HOME/ledger, ~/.cache/ledger)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ledger"
+
+
+def packages(cache_dir: Path | None = None) -> bytes:
+    """The installed distributions as canonical JSON.
+
+    Cached in the user's cache folder (not per repository: a new repository starts fast),
+    keyed by the interpreter and the modification times of the folders on sys.path, which
+    change when a distribution is installed, upgraded or removed there.
+    """
+    if cache_dir is None:
+        cache_dir = user_cache_dir()
     stamp = [sys.executable, sys.version]
     # sys.path[0] is the script's folder: it changes with every file written beside the
     # script and holds no installed distributions, so it is left out of the stamp
@@ -135,7 +187,7 @@ def input_fingerprint(path: str | os.PathLike[str], root: Path | None,
             shown = resolved.relative_to(root.resolve()).as_posix()
         except ValueError:
             shown = str(resolved)
-    entry: dict[str, Any] = {"path": shown}
+    entry: dict[str, Any] = {"path": check_text(shown, "input path")}
     if resolved.is_dir():
         outer = hashlib.sha256()
         size = count = 0

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InvalidInputError, RunStateError
@@ -35,7 +34,7 @@ class Fluent:
         self._threads = threading.local()
         self._fluent_lock = threading.RLock()
         self._attached: dict[str, ActiveRun] = {}  # LEDGER_RUN_ID: one attachment per process
-        self._open: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
+        self._open: set[ActiveRun] = set()  # started here, end not committed yet
         self._last: ActiveRun | None = None
         self._experiment: str | None = None  # MLflow's set_experiment: where new runs go
 
@@ -46,6 +45,8 @@ class Fluent:
         stack: list[ActiveRun] | None = getattr(self._threads, "stack", None)
         if stack is None:
             stack = self._threads.stack = []
+        elif stack and stack[-1].closed:  # ended from another thread (or at a retry)
+            stack[:] = [run for run in stack if not run.closed]
         return stack
 
     # -- starting and ending ------------------------------------------------------------------
@@ -106,9 +107,14 @@ class Fluent:
             return run
 
     def _forget_run(self, run: ActiveRun) -> None:
+        """Off this thread's stack once closed; out of this process's memory once its end is
+        committed (until then, `_end_all` retries it at exit)."""
         stack = self._stack()
         if run in stack:
             stack.remove(run)
+        if run.ended:
+            with self._fluent_lock:
+                self._open.discard(run)
 
     def end_run(self, status: str = "FINISHED") -> None:
         """End this thread's active run (an attached run is flushed, not ended)."""
@@ -177,10 +183,12 @@ class Fluent:
     def log_dict(self, dictionary: Any, artifact_file: str) -> None:
         self._current().log_dict(dictionary, artifact_file)
 
-    def log_input(self, dataset: Any, context: str | None = None, **_mlflow: Any) -> None:
-        """A file or folder (fingerprinted on disk), or a pandas, Arrow or numpy dataset."""
+    def log_input(self, dataset: Any, context: str | None = None, store: bool = False,
+                  **_mlflow: Any) -> None:
+        """A file or folder (fingerprinted on disk; ``store=True`` keeps it in the store of
+        large files), or a pandas, Arrow or numpy dataset (fingerprinted in memory)."""
         if isinstance(dataset, (str, os.PathLike)):
-            self._current().log_input(dataset, context)
+            self._current().log_input(dataset, context, store)
         else:
             from ledger.runs import datasets
 

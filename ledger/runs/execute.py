@@ -15,18 +15,23 @@ if TYPE_CHECKING:
 
 
 def run_command(lg: Ledger, argv: Sequence[str], experiment: str | None = None,
-                name: str | None = None, tags: dict[str, Any] | None = None
-                ) -> tuple[str, int]:
+                name: str | None = None, tags: dict[str, Any] | None = None, *,
+                params: dict[str, Any] | None = None, cwd: str | os.PathLike[str] | None = None,
+                env: dict[str, str] | None = None, record_argv: Sequence[str] | None = None,
+                stdout: int | None = None) -> tuple[str, int]:
     """Run `argv` with LEDGER_RUN_ID set; returns (run id, exit code to pass on).
 
     Exit 0 is FINISHED, another code FAILED, death by a signal KILLED (exit 128 + signal).
     If this process itself is killed, its journal marks the run for recovery as KILLED.
+    `env` adds to the environment; `record_argv` is the argv to record, if not `argv`;
+    `stdout` a file descriptor for the child's output.
     """
-    rid = lg.create_run(experiment, name, tags, argv=list(argv))
+    rid = lg.create_run(experiment, name, tags, params,
+                        argv=list(argv if record_argv is None else record_argv))
     marker = journal.Journal.create(lg.journal_dir, rid, journal.OWNER)
-    env = {**os.environ, "LEDGER_RUN_ID": rid, "LEDGER_REPO": str(lg.path)}
+    env = {**os.environ, **(env or {}), "LEDGER_RUN_ID": rid, "LEDGER_REPO": str(lg.path)}
     try:
-        proc = subprocess.Popen(list(argv), env=env)
+        proc = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=stdout)
     except OSError as exc:
         lg.set_terminated(rid, "FAILED")
         marker.discard()

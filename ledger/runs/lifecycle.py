@@ -11,19 +11,19 @@ import copy
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ledger import names
 from ledger.errors import InvalidInputError, RunNotFoundError
-from ledger.runs import capture, journal, replay
+from ledger.runs import artifacts, capture, journal, replay, settings
 from ledger.runs.active import ActiveRun
 from ledger.runs.record import Point, RunRecord, canonical_points, merge, now_ms
 from ledger.runs.run import Run
 from ledger.runs.store import RunStore, Update
 from ledger.store import gitdir as gitdirs
+from ledger.store import stream
 from ledger.store.objects import blob
 
-MAX_ARTIFACT_BYTES = int(os.environ.get("LEDGER_MAX_ARTIFACT_BYTES", str(100 * 1024 * 1024)))
 PATCH_FILE = "source.patch"
 PACKAGES_FILE = "environment.json"
 
@@ -59,11 +59,13 @@ class Runs:
                         for k, v in (tags or {}).items()}
         checked_params = {names.check_key(k, "param key"): names.param_value(v)
                           for k, v in (params or {}).items()}
+        if os.environ.get("LEDGER_REPRODUCES"):  # a run started under `ledger reproduce`
+            checked_tags.setdefault("ledger.reproduces", os.environ["LEDGER_REPRODUCES"])
         start = now_ms()
         rid = names.check_run_id(run_id) if run_id else names.new_run_id(start)
         run_name = names.check_run_name(name) if name else _default_name(rid)
         source, patch = capture.source(self.gitdir, argv)
-        files = {PACKAGES_FILE: self._store_blob(capture.packages(self.cache_dir))[0]}
+        files = {PACKAGES_FILE: self._store_blob(capture.packages())[0]}
         if patch:
             files[PATCH_FILE] = self._store_blob(patch)[0]
             source["patch"] = PATCH_FILE
@@ -73,6 +75,8 @@ class Runs:
         record.environment["packages"] = PACKAGES_FILE
         if overrides:  # what an MLflow client says about its own run (ledger/runs/mlflow_tags)
             _override(record, overrides)
+        if used := settings.recorded():
+            record.environment["settings"] = used
         for key, value in checked_tags.items():
             record.set_tag(key, value, (start, 0))
         return record, files
@@ -85,8 +89,8 @@ class Runs:
         (`start_run` also makes it the thread's active run.)"""
         record, files = self._new_record(experiment, name, tags, params, argv,
                                          overrides=overrides)
-        jr = journal.Journal.create(self.journal_dir, record.id, journal.OWNER)
-        jr.append(journal.CREATE, record.to_json_dict(), {k: v.decode() for k, v in files.items()})
+        first = (journal.CREATE, record.to_json_dict(), {k: v.decode() for k, v in files.items()})
+        jr = journal.Journal.create(self.journal_dir, record.id, journal.OWNER, first)
         return ActiveRun(self, record, jr, files, owner=True)
 
     def attach(self, run_id: str) -> ActiveRun:
@@ -164,8 +168,14 @@ class Runs:
         status = names.check_status(status)
         rid = self.resolve(run_id)
         self.recover()
+        # what journals still hold for the run (e.g. of a writer on another host that died)
+        # is committed with its end; the journals stay until their writer is judged gone
+        reps = replay.live(self.journal_dir, rid)
         return self._edit(rid, lambda r: r.finish(status, now_ms()), status.lower(),
-                          compact=status != "RUNNING")
+                          with_live=True, compact=status != "RUNNING", strict=False,
+                          points=[p for rep in reps for p in rep.points],
+                          artifacts={k: v for rep in reps for k, v in rep.artifacts.items()},
+                          files={k: v for rep in reps for k, v in rep.files.items()})
 
     def set_run_tags(self, run_id: str, tags: dict[str, Any]) -> str:
         """Set tags of a run by id (`ledger tag`); `set_tags` tags the active run."""
@@ -204,13 +214,16 @@ class Runs:
         return self._edit(run_id, lambda r: r.set_deleted(False), "restored")
 
     def _edit(self, run_id: str, fn: Callable[[RunRecord], Any], event: str,
-              **update: Any) -> str:
+              with_live: bool = False, **update: Any) -> str:
         """The one way to change a committed or live run: `fn` edits its current record (the
-        committed one, else what this machine's journals hold), in one commit."""
+        committed one, else what this machine's journals hold; `with_live`: both), in one
+        commit."""
         rid = self.resolve(run_id)
         fallback = self._live_record(rid)
 
         def change(current: RunRecord | None) -> RunRecord:
+            if with_live and current is not None and fallback is not None:
+                current = merge(current, fallback)
             record = current or _require(copy.deepcopy(fallback), rid)
             fn(record)
             return record
@@ -224,6 +237,10 @@ class Runs:
             return []
         return replay.recover(self.store, self.journal_dir)
 
+    def set_aside(self) -> list[replay.SetAside]:
+        """Journals that recovery set aside (damaged, or not committable), with the reason."""
+        return replay.set_aside(self.journal_dir)
+
     # -- blobs --------------------------------------------------------------------------------
     def _store_blob(self, data: bytes) -> tuple[bytes, int]:
         obj = blob(data)
@@ -231,17 +248,28 @@ class Runs:
         return obj.id, len(data)
 
     def _store_files(self, paths: Sequence[Path]) -> list[tuple[bytes, int]]:
+        from ledger.storage.offload import offload
+
+        stored = offload(self.gitdir, paths)  # large files to the store, a pointer in git
+        limit = settings.max_artifact_bytes()
         for path in paths:
             size = path.stat().st_size
-            if size > MAX_ARTIFACT_BYTES:
+            if size > limit and path not in stored:
                 raise InvalidInputError(
                     f"artifact {str(path)!r} is {size} bytes, above the limit of "
-                    f"{MAX_ARTIFACT_BYTES} (LEDGER_MAX_ARTIFACT_BYTES); large files need the "
-                    "external artifact store, which does not exist yet"
+                    f"{limit} (LEDGER_MAX_ARTIFACT_BYTES) for files kept in git; "
+                    "keep large files in a store: add [storage] with url = \"s3://bucket/prefix\" "
+                    "(or a folder) to ledger.toml"
                 )
-        objs = [blob(p.read_bytes()) for p in paths]
-        self.store.objects.add(objs)
-        return [(o.id, len(o.as_raw_string())) for o in objs]
+        # large files are streamed into loose objects; small ones go in one batch (a pack)
+        big = {p: stream.write_blob(self.gitdir.objects_dir, p) for p in paths
+               if p not in stored and p.stat().st_size > stream.STREAM_ABOVE}
+        objs = {p: blob(stored[p][0] if p in stored else p.read_bytes())
+                for p in paths if p not in big}
+        self.store.objects.add(objs.values())
+        return [big[p] if p in big
+                else (objs[p].id, stored[p][1] if p in stored else len(objs[p].as_raw_string()))
+                for p in paths]
 
     def _artifact_pairs(self, artifacts: Sequence[tuple[str, str | None]]
                         ) -> dict[str, tuple[bytes, int]]:
@@ -261,8 +289,15 @@ class Runs:
         stored = self._store_files([p for p, _ in pairs]) if pairs else []
         return {dest: got for (_, dest), got in zip(pairs, stored)}
 
-    def _fingerprint(self, path: str | os.PathLike[str], context: str | None) -> dict[str, Any]:
-        return capture.input_fingerprint(path, self.gitdir.work_tree, context)
+    def _fingerprint(self, path: str | os.PathLike[str], context: str | None,
+                     store: bool = False) -> dict[str, Any]:
+        entry = capture.input_fingerprint(path, self.gitdir.work_tree, context)
+        if store:
+            from ledger.storage.offload import store_input
+
+            store_input(self.gitdir, Path(path))
+            entry["stored"] = True
+        return entry
 
     # -- reading ------------------------------------------------------------------------------
     def resolve(self, run_id: str) -> str:
@@ -321,6 +356,12 @@ class Runs:
         return list(self.get_run(run_id).artifacts)
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
+        from ledger.storage.offload import resolve
+
+        return resolve(self.gitdir, self._artifact_blob(run_id, path))
+
+    def _artifact_blob(self, run_id: str, path: str) -> bytes:
+        """The artifact's git blob: its bytes, or the pointer to them in the store."""
         rid = self.resolve(run_id)
         path = names.check_artifact_path(path)
         tree = self.store.folder_tree(self.store.root(self.store.head()), rid)
@@ -334,23 +375,31 @@ class Runs:
             raise InvalidInputError(f"{path!r} is a folder of artifacts; give a file path")
         return self.store.objects.blob_bytes(entry[1])
 
+    def read_run_file(self, run_id: str, name: str) -> bytes | None:
+        """A file the run's record points to (`source.patch`, `environment.json`), or None."""
+        if name not in (PATCH_FILE, PACKAGES_FILE):
+            raise InvalidInputError(f"no run file {name!r}: {PATCH_FILE} or {PACKAGES_FILE}")
+        rid = self.resolve(run_id)
+        tree = self.store.folder_tree(self.store.root(self.store.head()), rid)
+        entry = self.store.objects.lookup(tree, name) if tree else None
+        return self.store.objects.blob_bytes(entry[1]) if entry else None
+
     def download_artifacts(self, run_id: str, path: str | None, dst: str | os.PathLike[str]
                            ) -> Path:
-        """Write an artifact file, or a folder of them (path None: all), below `dst`."""
+        """Write an artifact file, or a folder of them (path None: all), below `dst` (created
+        if missing), streaming each file; a stored path that would leave `dst` is refused."""
+        return artifacts.download(self, self.resolve(run_id), path, dst)
+
+    def save_artifact(self, run_id: str, path: str, output: str | os.PathLike[str]) -> Path:
+        """`ledger get RUN PATH -o OUTPUT`: a file to OUTPUT (or below it, if it is a folder),
+        a folder of artifacts below OUTPUT (created if missing)."""
+        return artifacts.save(self, self.resolve(run_id), path, output)
+
+    def copy_artifact(self, run_id: str, path: str, out: BinaryIO) -> None:
+        """Stream one artifact file into `out` (e.g. stdout)."""
         rid = self.resolve(run_id)
-        out = Path(dst)
-        wanted = names.check_artifact_path(path) if path else None
-        files = [a["path"] for a in self.get_run(rid).artifacts
-                 if wanted is None or a["path"] == wanted or a["path"].startswith(wanted + "/")]
-        if not files:
-            raise RunNotFoundError(f"run {rid} has no artifact {wanted or ''!r}".rstrip())
-        for rel in files:
-            target = out / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(self.read_artifact(rid, rel))
-            os.replace(tmp, target)
-        return out / wanted if wanted else out
+        if not artifacts.copy_to(self, rid, path, out):
+            self.read_artifact(rid, path)  # raises the error that says why
 
     def diff(self, run_ids: Sequence[str], all_keys: bool = False) -> list[dict[str, Any]]:
         """Params, metrics and tags of several runs side by side (differences only by default).

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.errors import InvalidInputError
+from ledger.errors import DamagedRunError, InvalidInputError
 
 FORMAT = 1
 Clock = tuple[int, int]
@@ -130,7 +130,12 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, data: bytes) -> RunRecord:
-        return cls.from_json_dict(json.loads(data))
+        """Parse run.json; anything but a well-formed record raises DamagedRunError."""
+        try:
+            doc = json.loads(data)
+        except ValueError as exc:  # also bytes that are not UTF-8
+            raise DamagedRunError(f"run.json is not JSON ({exc})") from None
+        return record_from_doc(doc)
 
     def to_json_dict(self) -> dict[str, Any]:
         return json.loads(self.to_json())
@@ -248,6 +253,67 @@ def _json_key(value: Any) -> str:
 
 def _input_key(entry: dict[str, Any]) -> tuple[str, str]:
     return (str(entry.get("path", "")), str(entry.get("digest", "")))
+
+
+def record_from_doc(doc: Any) -> RunRecord:
+    """A record from its JSON document, checking the types every reader relies on (the full
+    schema is checked where documents come from elsewhere: `ledger pull`). A document that
+    does not fit raises DamagedRunError naming the run, never a KeyError deep in a reader."""
+    rid = doc.get("id") if isinstance(doc, dict) else None
+    shown = rid if isinstance(rid, str) and len(rid) <= 64 else "?"
+    try:
+        _check_doc(doc)
+        return RunRecord.from_json_dict(doc)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise DamagedRunError(
+            f"the record of run {shown} is damaged or not in the expected format "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
+
+
+def _check_doc(doc: Any) -> None:
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise ValueError(what)
+
+    need(isinstance(doc, dict), "not an object")
+    need(isinstance(doc.get("id"), str) and len(doc["id"]) == 32, "bad id")
+    for key in ("experiment", "status"):
+        need(isinstance(doc.get(key), str), f"bad {key}")
+    need(doc["status"] in _RANK, "bad status")
+    for key in ("name", "user"):
+        need(isinstance(doc.get(key, ""), str), f"bad {key}")
+    need(_is_int(doc.get("start_time")), "bad start_time")
+    need(doc.get("end_time") is None or _is_int(doc["end_time"]), "bad end_time")
+    need(isinstance(doc.get("deleted", False), bool), "bad deleted")
+    for key in ("params", "tags"):
+        found = doc.get(key, {})
+        need(isinstance(found, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                             for k, v in found.items()), f"bad {key}")
+    for key in ("source", "environment", "bookkeeping"):
+        need(isinstance(doc.get(key, {}), dict), f"bad {key}")
+    metrics = doc.get("metrics", {})
+    need(isinstance(metrics, dict) and all(
+        isinstance(k, str) and (_is_number(v) or v in ("NaN", "Infinity", "-Infinity"))
+        for k, v in metrics.items()), "bad metrics")
+    for key in ("inputs", "artifacts"):
+        need(isinstance(doc.get(key, []), list)
+             and all(isinstance(e, dict) for e in doc.get(key, [])), f"bad {key}")
+    need(all(isinstance(a.get("path"), str) and _is_int(a.get("size"))
+             for a in doc.get("artifacts", [])), "bad artifacts")
+    book = doc.get("bookkeeping", {})
+    for key in ("latest", "clocks"):
+        pairs = book.get(key, {})
+        need(isinstance(pairs, dict) and all(
+            isinstance(k, str) and isinstance(v, list) and len(v) == 2
+            and _is_int(v[0]) and _is_int(v[1]) for k, v in pairs.items()), f"bad {key}")
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
 
 
 # -- metric points --------------------------------------------------------------------------

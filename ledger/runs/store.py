@@ -4,25 +4,42 @@ Layout of the ref's tree (one folder per run, fanned out on the random end of th
 
     runs/<last 2 hex of id>/<id>/run.json            the record (schemas/run.schema.json)
                                  metrics.parquet     metric history once the run has ended
-                                 metrics/<h>.parquet chunks appended while it is live
+                                 metrics/<h2>/<h>.parquet  chunks appended while it is live
                                  artifacts/...       artifact files as blobs
                                  environment.json    installed packages (shared blob)
                                  source.patch        the dirty patch, when the tree was dirty
 
-A commit rewrites only the trees on the paths of the runs it touches (P4).
+A commit rewrites only the trees on the paths of the runs it touches (P4). Chunks are fanned
+out on their hash, so a flush of a run that lives for days rewrites trees of bounded size,
+not a `metrics/` tree listing every earlier chunk.
+
+Flushes of live runs stay off the audit log's first-parent line: a flush commit names in a
+trailer the last event commit below it, and the next commit (event or flush) takes that one
+as its first parent and the flush as its second, so `git log --first-parent refs/ledger/runs`
+shows one line per event, and at most one flush at the top, however often a long run
+flushes (plain `git log` shows every flush).
 """
 
 from __future__ import annotations
 
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
-from dulwich.objects import Commit, ObjectID, ShaFile
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile
 
 from ledger import names
-from ledger.errors import AmbiguousRunIdError, InvalidInputError, RunNotFoundError
+from ledger.errors import (
+    AmbiguousRunIdError,
+    DamagedRunError,
+    InvalidInputError,
+    RunNotFoundError,
+)
+from ledger.runs import notes
 from ledger.runs.record import Point, RunRecord, canonical_points, float_to_json
 from ledger.store import parquet, trees
 from ledger.store.gitdir import GitDir
@@ -35,6 +52,15 @@ RUN_FILE = names.RUN_FILE
 METRICS_FILE = "metrics.parquet"
 CHUNKS_DIR = "metrics"
 ARTIFACTS_DIR = "artifacts"
+CHUNK_POINTS = 16_384  # metric points per chunk file, at most
+FLUSH_EVENT = "flushed"
+BASE_TRAILER = "Ledger-Event-Base: "  # in a flush commit: the event commit below it
+
+
+def chunk_path(sha: bytes) -> str:
+    """Where a metric chunk goes in a run folder: fanned out on its blob id."""
+    hexsha = sha.decode()
+    return f"{CHUNKS_DIR}/{hexsha[:2]}/{hexsha[2:16]}.parquet"
 
 
 @dataclass
@@ -60,11 +86,25 @@ class Update:
     strict: bool = True  # False when recovering: skip what cannot be stored, keep the rest
 
 
+@dataclass(eq=False)
+class _Ticket:
+    """Updates of one `commit` call waiting for a group commit, and their outcome."""
+
+    updates: list[Update]
+    done: bool = False
+    head: bytes | None = None
+    error: Exception | None = None
+
+
 class RunStore:
     def __init__(self, gitdir: GitDir) -> None:
         self.gitdir = gitdir
         self.objects = ObjectStore(gitdir.objects_dir)
         self.refs = Refs(gitdir.common_dir)
+        self._noted: set[str] = set()  # runs this handle has put in the git notes
+        self._queue: list[_Ticket] = []  # updates waiting for the next group commit
+        self._queue_lock = threading.Lock()
+        self._committer = threading.Lock()  # one committing thread at a time
 
     # -- reading ------------------------------------------------------------------------------
     def head(self) -> bytes | None:
@@ -86,7 +126,7 @@ class RunStore:
         entry = self.objects.lookup(tree, RUN_FILE)
         if entry is None:
             return None
-        return Folder(run_id, tree, RunRecord.from_json(self.objects.blob_bytes(entry[1])))
+        return Folder(run_id, tree, checked_record(self.objects.blob_bytes(entry[1]), run_id))
 
     def run_ids(self, root: bytes | None) -> Iterator[str]:
         if root is None:
@@ -99,9 +139,16 @@ class RunStore:
                 for entry in self.objects.tree(fan.sha).iteritems():
                     yield entry.path.decode()
 
-    def folders(self, root: bytes | None) -> Iterator[Folder]:
+    def folders(self, root: bytes | None, damaged: list[str] | None = None
+                ) -> Iterator[Folder]:
+        """Every run folder; a damaged one is skipped (its id added to `damaged`)."""
         for run_id in self.run_ids(root):
-            folder = self.load(root, run_id)
+            try:
+                folder = self.load(root, run_id)
+            except DamagedRunError:
+                if damaged is not None:
+                    damaged.append(run_id)
+                continue
             if folder is not None:
                 yield folder
 
@@ -127,9 +174,18 @@ class RunStore:
     def points(self, folder_tree: bytes) -> list[Point]:
         """Every metric point of a run, in canonical order."""
         found: list[Point] = []
-        for _path, _mode, sha in self._metric_files(folder_tree):
-            found.extend(parquet.read_metrics(self.objects.blob_bytes(sha)))
+        for path, _mode, sha in self._metric_files(folder_tree):
+            found.extend(self._read_points(path, sha))
         return canonical_points(found)
+
+    def _read_points(self, path: str, sha: bytes) -> list[Point]:
+        try:
+            return parquet.read_metrics(self.objects.blob_bytes(sha))
+        except DamagedRunError:
+            raise
+        except Exception as exc:  # the reader meets bytes it did not write: any error
+            raise DamagedRunError(f"the metric file {path} ({sha.decode()[:12]}) cannot be "
+                                  f"read ({type(exc).__name__})") from None
 
     def _metric_files(self, folder_tree: bytes) -> list[tuple[str, int, bytes]]:
         out: list[tuple[str, int, bytes]] = []
@@ -149,35 +205,121 @@ class RunStore:
 
     # -- writing ------------------------------------------------------------------------------
     def commit(self, updates: list[Update]) -> bytes | None:
-        """Apply updates to the head in one commit; retried on a lost race (P2)."""
+        """Apply updates to the head in one commit; rebuilt on a lost race (P2).
+
+        Group commit: threads of this process that commit at the same time are served by one
+        commit (the thread that gets to commit takes every update waiting); if that batch
+        fails, each thread's updates are committed alone, so that each gets its own outcome.
+        Processes take turns on the ref's flock (see store/refs.py).
+        """
         if not updates:
             return self.head()
+        ticket = _Ticket(list(updates))
+        with self._queue_lock:
+            self._queue.append(ticket)
+        with self._committer:
+            if not ticket.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                if not any(t is ticket for t in batch):  # taken by a batch that was interrupted
+                    batch.append(ticket)
+                self._commit_batch(batch)
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.head
+
+    def _commit_batch(self, batch: list[_Ticket]) -> None:
+        if len(batch) > 1:
+            try:
+                head = self._commit_updates([u for t in batch for u in t.updates])
+            except Exception:
+                pass  # one thread's update may be at fault: give each its own commit
+            else:
+                for t in batch:
+                    t.head, t.done = head, True
+                return
+        for t in batch:
+            try:
+                t.head = self._commit_updates(t.updates)
+            except Exception as exc:
+                t.error = exc
+            t.done = True
+
+    def _commit_updates(self, updates: list[Update]) -> bytes | None:
+        """One commit of `updates`. A rebuild after a lost race redoes only what depends on
+        the head (the run records and the few trees on their paths): the metric files are
+        encoded once, and their blobs, written by the first try, are not written again."""
+        by_run: dict[str, list[Update]] = {}
+        for update in updates:  # several changes to one run build on each other
+            by_run.setdefault(update.run_id, []).append(update)
+        encoded: dict[tuple[str, tuple[Any, ...]], Blob] = {}
+        noting: list[tuple[bytes | None, bytes]] = []  # (notes head built on, notes commit)
 
         def build(old: bytes | None) -> bytes | None:
             root = self.root(old)
             out: list[ShaFile] = []
             changes: dict[str, trees.Entry | None] = {}
-            lines: list[str] = []
-            by_run: dict[str, list[Update]] = {}
-            for update in updates:  # several changes to one run build on each other
-                by_run.setdefault(update.run_id, []).append(update)
-            for group in by_run.values():
-                lines.append(self._apply(root, group, changes, out))
+            applied = [self._apply(root, group, changes, out, encoded)
+                       for group in by_run.values()]
+            lines = [line for line, _record in applied]
             new_root = trees.edit(self.objects, root, changes, out)
             if new_root is None:
                 new_root = trees.build({}, out)
             if new_root == root:
                 return None
-            out.append(self._commit_object(new_root, old, lines))
-            self.objects.add(out)
-            return out[-1].id
+            flush = all(u.event == FLUSH_EVENT for u in updates)
+            run_commit = self._commit_object(new_root, old, lines, flush)
+            out.append(run_commit)
+            noting[:] = self._prepare_notes([record for _line, record in applied], out)
+            self.objects.add(out)  # the run commit and its notes commit: one pack
+            return run_commit.id
 
-        return self.move_head(build)
+        head = self.move_head(build)
+        if head is not None and noting:
+            self._move_notes(*noting[0], list(by_run))
+        return head
+
+    def _prepare_notes(self, records: list[RunRecord], out: list[ShaFile]
+                       ) -> list[tuple[bytes | None, bytes]]:
+        """Add to `out` the notes commit for the runs not yet noted by this handle (see
+        runs/notes.py); the (notes head, new notes commit) pair, or nothing to do."""
+        records = [r for r in records if r.id not in self._noted]
+        fresh = [r.id for r in records]
+        if not fresh:
+            return []
+        old = self.refs.get(notes.NOTES_REF)
+        prepared = notes.prepare(self, records, old)
+        if prepared is None:
+            self._noted.update(fresh)
+            return []
+        out.extend(prepared)
+        return [(old, prepared[-1].id)]
+
+    def _move_notes(self, old: bytes | None, new: bytes, run_ids: list[str]) -> None:
+        """Move the notes ref to the commit prepared with the run commit; if another writer
+        moved it meanwhile, add the notes again on top of theirs (a second, rare pack)."""
+        if not self.refs.swap(notes.NOTES_REF, old, new):
+            root = self.root(self.head())
+            notes.add(self, [f.record for r in run_ids if (f := self.load(root, r)) is not None])
+        self._noted.update(run_ids)
+
+    def note_runs(self, run_ids: Iterable[str], head: bytes | None) -> None:
+        """Each run adds itself once to the git note of its source commit (runs/notes.py);
+        used for the runs a pull brings (a commit notes its runs in its own pack)."""
+        fresh = [r for r in dict.fromkeys(run_ids) if r not in self._noted]
+        if not fresh or head is None:
+            return
+        root = self.root(head)
+        notes.add(self, [f.record for r in fresh if (f := self.load(root, r)) is not None])
+        self._noted.update(fresh)
 
     def move_head(self, build: Callable[[bytes | None], bytes | None]) -> bytes | None:
         """The one way `refs/ledger/runs` moves (commits, merges, init): compare-and-swap from
-        the head `build` was given; `build` returns the new commit, or None to leave it."""
-        return self.refs.update(RUNS_REF, build)
+        the head `build` was given; `build` returns the new commit, or None to leave it. Then
+        the ledger's packs are merged in the background if there are too many."""
+        head = self.refs.update(RUNS_REF, build)
+        self.objects.consolidate()
+        return head
 
     def init(self) -> bool:
         """Give the runs ref its first (empty) commit; False if it exists already."""
@@ -202,8 +344,10 @@ class RunStore:
         group: list[Update],
         changes: dict[str, trees.Entry | None],
         out: list[ShaFile],
-    ) -> str:
-        """Apply the updates of one run, in order, to the run as found under `root`."""
+        encoded: dict[tuple[str, tuple[Any, ...]], Blob],
+    ) -> tuple[str, RunRecord]:
+        """Apply the updates of one run, in order, to the run as found under `root`: its
+        audit line and its new record."""
         run_id = group[0].run_id
         folder = self.load(root, run_id)
         record = folder.record if folder else None
@@ -220,18 +364,35 @@ class RunStore:
         assert record is not None
         compact = any(u.compact for u in group)
         files: dict[str, trees.Entry | None] = {}
-        existing = self._metric_files(folder.tree) if folder else []
+        existing = self._metric_files(folder.tree) if folder and compact else []
+
+        def points_blob(key: tuple[Any, ...], make: Callable[[], list[Point]]) -> trees.Entry:
+            """A metric file, encoded once per commit: a rebuild after a lost race reuses it."""
+            data = encoded.get((run_id, key))
+            if data is None:
+                data = encoded[(run_id, key)] = blob(parquet.write_metrics(make()))
+            out.append(data)
+            return (FILE_MODE, data.id)
+
+        def everything() -> list[Point]:
+            found = list(points)
+            for path, _mode, sha in existing:
+                found.extend(self._read_points(path, sha))
+            return canonical_points(found)
+
         if compact and (len(existing) > 1 or (existing and points)
                         or (existing and existing[0][0] != METRICS_FILE)):
-            everything = list(points)
-            for _path, _mode, sha in existing:
-                everything.extend(parquet.read_metrics(self.objects.blob_bytes(sha)))
             files[CHUNKS_DIR] = None
-            files[METRICS_FILE] = self._points_blob(canonical_points(everything), out)
-        elif points:
-            entry = self._points_blob(canonical_points(points), out)
-            chunk = f"{CHUNKS_DIR}/{entry[1][:16].decode()}.parquet"
-            files[METRICS_FILE if compact else chunk] = entry
+            files[METRICS_FILE] = points_blob(("all", *(s for _p, _m, s in existing)), everything)
+        elif points and compact:
+            files[METRICS_FILE] = points_blob(("all",), everything)
+        else:
+            # pieces of bounded size: sorting and encoding one piece holds the GIL briefly,
+            # so threads logging while a flush thread commits ~500k points never stall long
+            for start in range(0, len(points), CHUNK_POINTS):
+                piece = points[start:start + CHUNK_POINTS]
+                entry = points_blob(("chunk", start), partial(canonical_points, piece))
+                files[chunk_path(entry[1])] = entry
         record.add_points(points)
         if artifacts:
             _add_artifacts(record, artifacts, files, strict)
@@ -243,17 +404,20 @@ class RunStore:
         base = names.run_dir(run_id)
         for rel, change in files.items():
             changes[f"{base}/{rel}"] = change
-        return audit_line(record, group[-1].event)
+        return audit_line(record, group[-1].event), record
 
-    def _points_blob(self, points: list[Point], out: list[ShaFile]) -> trees.Entry:
-        data = blob(parquet.write_metrics(points))
-        out.append(data)
-        return (FILE_MODE, data.id)
-
-    def _commit_object(self, tree: bytes, parent: bytes | None, lines: list[str]) -> Commit:
+    def _commit_object(self, tree: bytes, parent: bytes | None, lines: list[str],
+                       flush: bool = False) -> Commit:
         commit = Commit()
         commit.tree = ObjectID(tree)
-        commit.parents = [ObjectID(parent)] if parent else []
+        base = self._event_base(parent)
+        trailer = ""
+        if flush and base is not None:
+            trailer = f"\n\n{BASE_TRAILER}{base.decode()}"
+        if parent is None or base in (None, parent):
+            commit.parents = [ObjectID(parent)] if parent else []
+        else:  # on top of flushes: they become the second parent, off the first-parent line
+            commit.parents = [ObjectID(base or parent), ObjectID(parent)]
         who = identity(self.gitdir)
         commit.author = commit.committer = who
         now = int(time.time())
@@ -264,8 +428,34 @@ class RunStore:
             lines = ["ledger update"]
         subject = lines[0] if len(lines) == 1 else f"{len(lines)} run events"
         body = "" if len(lines) == 1 else "\n\n" + "\n".join(lines)
-        commit.message = (subject + body + "\n").encode()
+        commit.message = (subject + body + trailer + "\n").encode()
         return commit
+
+    def _event_base(self, head: bytes | None) -> bytes | None:
+        """The event commit at or below `head` on the first-parent line: `head` itself
+        unless it is a flush commit, which names its base in a trailer."""
+        if head is None:
+            return None
+        for line in reversed(self.objects.commit(head).message.decode("utf-8", "replace")
+                             .splitlines()):
+            if line.startswith(BASE_TRAILER):
+                return line[len(BASE_TRAILER):].strip().encode()
+        return head
+
+
+def checked_record(data: bytes, run_id: str) -> RunRecord:
+    """The record in a run folder's run.json, which must be the folder's own run: a folder
+    speaks for its own id only (a copied or crafted run.json never replaces another run)."""
+    try:
+        record = RunRecord.from_json(data)
+    except DamagedRunError as exc:
+        if run_id in str(exc):
+            raise
+        raise DamagedRunError(f"run {run_id}: {exc}") from None
+    if record.id != run_id:
+        raise DamagedRunError(f"the folder of run {run_id} holds the record of run "
+                              f"{record.id}: ignored (a run folder speaks for its own id)")
+    return record
 
 
 def artifact_clash(path: str, existing: Iterable[str]) -> str | None:
@@ -282,6 +472,13 @@ def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes |
 
     Only fan-out folders whose tree id changed are opened: the cost follows the change.
     """
+    return sorted(name for _fan, name in changed_folders(objects, old_root, new_root))
+
+
+def changed_folders(objects: ObjectStore, old_root: bytes | None, new_root: bytes | None
+                    ) -> list[tuple[str, str]]:
+    """(fan-out folder, name) of every folder below `runs/` of the new tree that differs
+    from the old one, sorted."""
     def folders(tree: bytes | None, path: str = "") -> dict[bytes, bytes]:
         if tree is None:
             return {}
@@ -292,12 +489,13 @@ def changed_runs(objects: ObjectStore, old_root: bytes | None, new_root: bytes |
                 if stat.S_ISDIR(e.mode)}
 
     old_fans, new_fans = folders(old_root, "runs"), folders(new_root, "runs")
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for fan, sha in new_fans.items():
         if old_fans.get(fan) != sha:
             before = folders(old_fans.get(fan))
-            out.extend(name.decode() for name, run in folders(sha).items()
-                       if before.get(name) != run)
+            out.extend((fan.decode("utf-8", "surrogateescape"),
+                        name.decode("utf-8", "surrogateescape"))
+                       for name, run in folders(sha).items() if before.get(name) != run)
     return sorted(out)
 
 

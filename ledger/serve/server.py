@@ -6,6 +6,7 @@ Generic on purpose: the scoring server and the web UI both start through :func:`
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -13,15 +14,30 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ledger.errors import LedgerError
+
 DEFAULT_HOST = "127.0.0.1"  # P8: nothing listens beyond this machine unless asked
 
 
+class ServerError(LedgerError):
+    """The server could not start (address in use, not available on this machine)."""
+
+
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` (port 0: any free port)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    """A listening socket on ``host:port`` (port 0: any free port; IPv6 for an IPv6 host). A
+    port in use is one clear error before anything starts."""
+    bare = host.strip("[]")
+    family = socket.AF_INET6 if ":" in bare else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((bare, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServerError(f"port {port} on {host} is in use; choose another with --port"
+                              ) from exc
+        raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock

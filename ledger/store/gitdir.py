@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,31 @@ def _common_dir(git_dir: Path) -> Path:
 
 
 def find(path: str | os.PathLike[str] | None = None) -> GitDir:
-    """The repository containing `path` (default: `LEDGER_REPO`, else the current folder)."""
+    """The repository containing `path` (default: `LEDGER_REPO`, else `GIT_DIR` and
+    `GIT_WORK_TREE` as git reads them, else the current folder)."""
+    found = _find(path)
+    _check_format(found.common_dir)
+    return found
+
+
+def _check_format(common_dir: Path) -> None:
+    """Refuse what the ledger cannot write correctly, before anything is written."""
+    try:
+        config = (common_dir / "config").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    if _OBJECT_FORMAT.search(config):
+        raise NotARepositoryError(
+            f"{common_dir} uses SHA-256 object names (git init --object-format=sha256), which "
+            "the ledger does not support yet; use a SHA-1 repository")
+
+
+_OBJECT_FORMAT = re.compile(r"^\s*objectformat\s*=\s*\"?sha256", re.IGNORECASE | re.MULTILINE)
+
+
+def _find(path: str | os.PathLike[str] | None) -> GitDir:
+    if path is None and not os.environ.get("LEDGER_REPO") and os.environ.get("GIT_DIR"):
+        return _from_env(os.environ["GIT_DIR"], os.environ.get("GIT_WORK_TREE"))
     start = Path(path if path is not None else os.environ.get("LEDGER_REPO") or os.getcwd())
     try:
         start = start.resolve(strict=True)
@@ -69,3 +94,22 @@ def find(path: str | os.PathLike[str] | None = None) -> GitDir:
     raise NotARepositoryError(
         f"not a git repository: {start} (run inside a git repository, or pass --repo PATH)"
     )
+
+
+def _from_env(git_dir_text: str, work_tree_text: str | None) -> GitDir:
+    """GIT_DIR (and GIT_WORK_TREE), as git reads them: without GIT_WORK_TREE, the work tree
+    is the current folder unless the repository is bare."""
+    git_dir = _resolve_dotgit(Path(git_dir_text).resolve())
+    if not (_is_git_dir(git_dir) or (git_dir / "commondir").is_file()):
+        raise NotARepositoryError(f"not a git repository: GIT_DIR={git_dir_text}")
+    if work_tree_text:
+        work_tree: Path | None = Path(work_tree_text).resolve()
+    else:
+        config = ""
+        try:
+            config = (git_dir / "config").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            pass
+        bare = re.search(r"^\s*bare\s*=\s*true", config, re.IGNORECASE | re.MULTILINE)
+        work_tree = None if bare else Path.cwd()
+    return GitDir(git_dir, _common_dir(git_dir), work_tree)

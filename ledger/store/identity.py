@@ -13,8 +13,25 @@ _cache: dict[str, bytes] = {}
 def identity(gitdir: GitDir) -> bytes:
     """`Name <email>` from git config (repository, then global), else the login and host."""
     key = str(gitdir.common_dir)
-    if key in _cache:
-        return _cache[key]
+    if key not in _cache:
+        _cache[key], _configured[key] = _lookup(gitdir)
+    return _cache[key]
+
+
+def fallback_config(gitdir: GitDir) -> dict[str, str]:
+    """`-c` settings that give a `git` command the ledger's identity when the user has not
+    configured one (so `git tag -a` works wherever `ledger log` does); {} when configured."""
+    who = identity(gitdir).decode("utf-8", "replace")
+    if _configured[str(gitdir.common_dir)]:
+        return {}
+    name, _, email = who.partition(" <")
+    return {"user.name": name, "user.email": email.rstrip(">")}
+
+
+_configured: dict[str, bool] = {}
+
+
+def _lookup(gitdir: GitDir) -> tuple[bytes, bool]:
     name = os.environ.get("GIT_COMMITTER_NAME") or os.environ.get("GIT_AUTHOR_NAME")
     email = os.environ.get("GIT_COMMITTER_EMAIL") or os.environ.get("GIT_AUTHOR_EMAIL")
     if not (name and email):
@@ -40,7 +57,7 @@ def identity(gitdir: GitDir) -> bytes:
                 email = value
     from ledger.names import user_name
 
+    configured = bool(name and email)
     name = name or user_name()
     email = email or f"{user_name()}@{socket.gethostname()}"
-    _cache[key] = f"{name} <{email}>".encode()
-    return _cache[key]
+    return f"{name} <{email}>".encode(), configured

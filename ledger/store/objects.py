@@ -1,16 +1,18 @@
-"""Git objects in and out: blobs, trees, commits, read through dulwich, written in batches.
+"""Git objects in and out: blobs, trees, commits, read through dulwich, written as packs.
 
-Writing many small objects as loose files is what costs time in git (file creation, not
-hashing), so a batch of more than a few objects goes into one pack.
+Writing small objects as loose files is what costs time in git (file creation, not hashing),
+and a sweep of runs would leave tens of thousands of files: every batch of new objects goes
+into one small pack instead (two files), which the ledger consolidates (store/packs.py).
 """
 
 from __future__ import annotations
 
 import atexit
 import os
-import secrets
 import stat
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -18,8 +20,12 @@ from dulwich.object_store import DiskObjectStore
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 
 from ledger.errors import LedgerError
+from ledger.store.packs import Packs
 
-PACK_THRESHOLD = 64  # objects; below this loose files are cheaper than a pack + index
+TREE_CACHE_BYTES = 32 << 20  # parsed trees kept in memory, per store
+TREE_ENTRY_BYTES = 250  # memory of one parsed tree entry (name, mode, sha, dict slot)
+LOOKUP_BYTES = 8192  # blobs from this size are looked up before they are written
+RECENT_OBJECTS = 1024  # objects this process wrote, kept to be read back without a lookup
 TREE_MODE = stat.S_IFDIR
 FILE_MODE = 0o100644
 
@@ -36,27 +42,74 @@ def _close_all() -> None:
         store.close()
 
 
+class TreeCache:
+    """Recently used trees, bounded by their (estimated) memory: a process that lives for
+    days must not keep every tree it ever wrote or read."""
+
+    def __init__(self, budget: int = TREE_CACHE_BYTES) -> None:
+        self.budget = budget
+        self.size = 0
+        self._items: OrderedDict[bytes, tuple[Tree, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, sha: bytes) -> Tree | None:
+        with self._lock:
+            hit = self._items.get(sha)
+            if hit is None:
+                return None
+            self._items.move_to_end(sha)
+            return hit[0]
+
+    def put(self, sha: bytes, tree: Tree) -> None:
+        cost = 100 + TREE_ENTRY_BYTES * len(tree)
+        if cost > self.budget:
+            return
+        with self._lock:
+            old = self._items.pop(sha, None)
+            if old is not None:
+                self.size -= old[1]
+            self._items[sha] = (tree, cost)
+            self.size += cost
+            while self.size > self.budget:
+                _, (_, freed) = self._items.popitem(last=False)
+                self.size -= freed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.size = 0
+
+
 class ObjectStore:
     """A thin, caching wrapper around dulwich's disk object store."""
 
     def __init__(self, objects_dir: Path) -> None:
         self._store = DiskObjectStore(str(objects_dir))
         self._dir = objects_dir
-        self._trees: dict[bytes, Tree] = {}
+        self.packs = Packs(objects_dir)
+        self._trees = TreeCache()
+        self._recent: dict[bytes, ShaFile] = {}  # written by this process, read back at once
         _open_stores.add(self)
 
     def close(self) -> None:
         self._store.close()
         self._trees.clear()
+        self._recent.clear()
 
     @property
     def dulwich(self) -> DiskObjectStore:
         return self._store
 
     def __contains__(self, sha: bytes) -> bool:
-        return ObjectID(sha) in self._store
+        return sha in self._recent or ObjectID(sha) in self._store
 
     def get(self, sha: bytes) -> ShaFile:
+        recent = self._recent.get(sha)
+        if recent is not None:
+            return recent
         try:
             return self._store[ObjectID(sha)]
         except KeyError:
@@ -72,9 +125,7 @@ class ObjectStore:
             if not isinstance(obj, Tree):
                 raise LedgerError(f"git object {sha.decode()} is not a tree")
             cached = obj
-            if len(self._trees) > 4096:
-                self._trees.clear()
-            self._trees[sha] = cached
+            self._trees.put(sha, cached)
         return cached
 
     def blob_bytes(self, sha: bytes) -> bytes:
@@ -92,46 +143,46 @@ class ObjectStore:
         return obj
 
     def add(self, objects: Iterable[ShaFile]) -> None:
-        """Write objects that are not stored yet: loose when few, one pack when many."""
+        """Write the objects that are not stored yet, all in one pack.
+
+        Only larger blobs are looked up first (a file logged again, the shared package
+        list): a lookup of a new object scans every pack, while a duplicate small object
+        costs a few bytes until the packs are merged (trees and commits are new in practice).
+        """
         fresh: dict[bytes, ShaFile] = {}
         for obj in objects:
             sha = obj.id
-            if sha not in fresh:
+            if sha in fresh:
+                continue
+            if sha in self._recent or (isinstance(obj, Blob) and obj.raw_length() >= LOOKUP_BYTES
+                                       and ObjectID(sha) in self._store):
+                self._freshen(sha)
+            else:
                 fresh[sha] = obj
-        if len(fresh) >= PACK_THRESHOLD:
-            missing = [(o, None) for s, o in fresh.items() if ObjectID(s) not in self._store]
-            if len(missing) >= PACK_THRESHOLD:
-                self._store.add_objects(missing)
-                return
-            fresh = {o.id: o for o, _ in missing}
-        for obj in fresh.values():
-            self._write_loose(obj)
+        if not fresh:
+            return
+        self.packs.write([(o.type_num, o.as_raw_string(), o.sha().digest())
+                          for o in fresh.values()])
+        # read back from memory: no rescan of the pack folder for what we just wrote
+        if len(self._recent) > RECENT_OBJECTS:
+            self._recent.clear()
+        self._recent.update(fresh)
         for obj in fresh.values():
             if isinstance(obj, Tree):
-                self._trees[obj.id] = obj
+                self._trees.put(obj.id, obj)
 
-    def _write_loose(self, obj: ShaFile) -> None:
-        """Write one loose object as git does: a temp file renamed into place.
-
-        Concurrent writers of the same (content-addressed) object both succeed. An existing
-        object gets a fresh mtime instead, so that `git gc` does not prune it before the ref
-        that will reach it is written.
-        """
-        hexsha = obj.id.decode()
-        folder = self._dir / hexsha[:2]
-        path = folder / hexsha[2:]
+    def _freshen(self, sha: bytes) -> None:
+        # as git does: an old unreachable loose object about to be referenced again gets a
+        # new mtime, so that a concurrent `git gc` does not prune it before the ref moves
+        hexsha = sha.decode()
         try:
-            os.utime(path)
-            return
-        except FileNotFoundError:
+            os.utime(self._dir / hexsha[:2] / hexsha[2:])
+        except OSError:
             pass
-        data = obj.as_legacy_object(compression_level=1)
-        folder.mkdir(exist_ok=True)
-        tmp = folder / f"tmp_obj_{os.getpid()}_{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+
+    def consolidate(self) -> None:
+        """Start merging the ledger's small packs if there are too many (never waits)."""
+        self.packs.maybe_merge()
 
     def walk_files(self, tree_sha: bytes, prefix: str = ""
                    ) -> Iterator[tuple[str, int, bytes]]:

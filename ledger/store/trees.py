@@ -42,10 +42,8 @@ def edit(
 
     Only the trees along the changed paths are read and rewritten.
     """
-    tree = Tree()
-    if root is not None:
-        for entry in store.tree(root).iteritems():
-            tree.add(entry.path, entry.mode, entry.sha)
+    # a copy parsed from the raw tree in C: a fan-out tree has hundreds of entries
+    tree = Tree() if root is None else Tree.from_string(store.tree(root).as_raw_string())
     grouped: dict[str, dict[str, Entry | None]] = {}
     for path, change in changes.items():
         head, sep, rest = path.partition("/")

@@ -28,11 +28,20 @@ from dataclasses import dataclass, field
 from dulwich.objects import ObjectID, ShaFile, Tree
 
 from ledger import names
+from ledger.errors import DamagedRunError
 from ledger.runs.record import RunRecord, canonical_points, merge
-from ledger.runs.store import ARTIFACTS_DIR, CHUNKS_DIR, METRICS_FILE, RUN_FILE, RunStore
+from ledger.runs.store import (
+    ARTIFACTS_DIR,
+    CHUNKS_DIR,
+    METRICS_FILE,
+    RUN_FILE,
+    RunStore,
+    chunk_path,
+)
 from ledger.store import parquet, trees
 from ledger.store.history import Relation, relate
 from ledger.store.objects import FILE_MODE, TREE_MODE, ObjectStore, blob
+from ledger.sync.screen import Refused, screen
 
 Entry = tuple[int, bytes]  # (mode, sha) of a tree entry
 
@@ -146,7 +155,19 @@ def _run_entry(ctx: MergeContext, name: bytes, a: Entry, b: Entry) -> Entry:
     if not (stat.S_ISDIR(a[0]) and stat.S_ISDIR(b[0])) or not names.RUN_ID_RE.match(run_id):
         return union_entry(ctx, name, a, b)
     ctx.runs_merged += 1
-    return (TREE_MODE, merge_run(ctx, a[1], b[1]))
+    try:
+        return (TREE_MODE, merge_run(ctx, a[1], b[1]))
+    except DamagedRunError:  # a damaged side gives way to a readable one (either order)
+        readable = [e for e in (a, b) if _readable(ctx, e[1])]
+        return readable[0] if len(readable) == 1 else union_entry(ctx, name, a, b)
+
+
+def _readable(ctx: MergeContext, tree: bytes) -> bool:
+    entry = ctx.entries(tree).get(RUN_FILE.encode())
+    try:
+        return entry is not None and bool(_record(ctx, entry))
+    except DamagedRunError:
+        return False
 
 
 def merge_run(ctx: MergeContext, a: bytes, b: bytes) -> bytes:
@@ -199,11 +220,14 @@ def _merge_metrics(ctx: MergeContext, ea: dict[bytes, Entry], eb: dict[bytes, En
         return _metric_entries(ctx, union)
     points = []
     for sha in sorted({*fa.values(), *fb.values()}):
-        points.extend(parquet.read_metrics(ctx.store.blob_bytes(sha)))
+        try:
+            points.extend(parquet.read_metrics(ctx.store.blob_bytes(sha)))
+        except Exception:  # bytes the reader did not write: the run is damaged, not the pull
+            raise DamagedRunError(f"metric file {sha.decode()[:12]} cannot be read") from None
     data = ctx.put_blob(parquet.write_metrics(canonical_points(points)))
     if ended:
         return {METRICS_FILE.encode(): (FILE_MODE, data)}
-    return _metric_entries(ctx, {f"{CHUNKS_DIR}/{data[:16].decode()}.parquet": data})
+    return _metric_entries(ctx, {chunk_path(data): data})
 
 
 def _metric_entries(ctx: MergeContext, files: dict[str, bytes]) -> dict[bytes, Entry]:
@@ -257,6 +281,7 @@ class Merged:
     old: bytes | None
     new: bytes | None
     runs_merged: int = 0  # runs found in different versions on the two sides
+    refused: list[Refused] = field(default_factory=list)  # their runs that failed screening
 
 
 def merge_history(store: RunStore, theirs: bytes, what: str) -> Merged:
@@ -269,25 +294,26 @@ def merge_history(store: RunStore, theirs: bytes, what: str) -> Merged:
 
     def build(ours: bytes | None) -> bytes | None:
         result.old, result.new, result.runs_merged = ours, ours, 0
-        if ours is None:
-            result.kind, result.new = "created", theirs
-            return theirs
-        relation = relate(store.objects, ours, theirs)
+        relation = Relation.BEHIND if ours is None else relate(store.objects, ours, theirs)
         if relation in (Relation.SAME, Relation.AHEAD):
             result.kind = "up to date"
             return None
-        if relation is Relation.BEHIND:
-            result.kind, result.new = "fast-forward", theirs
+        # what comes from elsewhere is screened before it is merged (untrusted input)
+        their_root, result.refused = screen(store, store.root(ours), store.root(theirs))
+        if relation is Relation.BEHIND and not result.refused:
+            result.kind, result.new = "created" if ours is None else "fast-forward", theirs
             return theirs
         ctx = MergeContext(store.objects)
-        root = merge_roots(ctx, store.root(ours), store.root(theirs))
+        root = merge_roots(ctx, store.root(ours), their_root)
         if root is None:
             root = trees.build({}, ctx.out)
         line = f"ledger merge of {what}"
         if ctx.runs_merged:
             line += f": {ctx.runs_merged} run{'s' if ctx.runs_merged != 1 else ''} merged"
+        if result.refused:
+            line += f" ({len(result.refused)} invalid run(s) refused)"
         commit = store._commit_object(root, ours, [line])
-        commit.parents = [ObjectID(ours), ObjectID(theirs)]
+        commit.parents = [ObjectID(p) for p in (ours, theirs) if p is not None]
         ctx.out.append(commit)
         store.objects.add(ctx.out)
         result.kind, result.new, result.runs_merged = "merged", commit.id, ctx.runs_merged

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ledger.errors import SyncError
 from ledger.store.gitdir import GitDir
+from ledger.store.packs import Packs
 
 TIMEOUT_ENV = "LEDGER_SYNC_TIMEOUT"
 FETCH_TRIES = 5
@@ -132,13 +133,19 @@ class Git:
         """Fetch exactly `refspecs`: no FETCH_HEAD, no tags followed, no submodules."""
         if not refspecs:
             return
-        args = ["fetch", "--progress", "--no-write-fetch-head", "--no-tags",
+        # fetched objects always land in one pack (not as loose files), which the ledger
+        # then counts as its own and consolidates like the packs it writes
+        args = ["-c", "fetch.unpackLimit=1", "fetch", "--progress", "--no-write-fetch-head",
+                "--no-tags",
                 "--recurse-submodules=no", "--no-auto-maintenance", "--stdin", remote.name]
         specs = "".join(f"{spec}\n" for spec in refspecs).encode()
         what = f"cannot fetch from {remote.name!r}"
+        packs = Packs(self.gitdir.objects_dir)
+        before = packs.present()
         for attempt in range(FETCH_TRIES):
             proc = self.run(args, what, input=specs, check=False)
             if proc.returncode == 0:
+                packs.adopt_new(before)
                 return
             message = git_message(proc.stderr)
             # another ledger command of this clone is fetching the same refs right now

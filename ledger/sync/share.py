@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from ledger.store.history import Relation, relate
 from ledger.sync import tags as tagsync
 from ledger.sync.merge import Merged, merge_history
 from ledger.sync.remote import Git, Remote
+from ledger.sync.screen import Refused
 
 if TYPE_CHECKING:
     from ledger.api import Ledger
@@ -51,6 +53,9 @@ class SyncResult:
     tags_pushed: list[str] = field(default_factory=list)
     tag_conflicts: list[str] = field(default_factory=list)
     tries: int = 0  # pushes attempted
+    uploaded: int = 0  # large files sent to the store before the push
+    uploaded_bytes: int = 0
+    refused: list[Refused] = field(default_factory=list)  # the remote's invalid runs, not merged
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,14 @@ class Options:
     tries: pushes to attempt while others keep pushing first.
     is_registry_tag: which tag names travel (default: `tagsync.is_registry_tag`).
     timeout: seconds without any sign of life from git (default: LEDGER_SYNC_TIMEOUT or 120).
+    progress: called with (bytes done, bytes in all) while large files upload.
     """
 
     interactive: bool = False
     tries: int = MAX_TRIES
     is_registry_tag: tagsync.TagFilter | None = None
     timeout: float | None = None
+    progress: Callable[[int, int], None] | None = None
 
 
 def pull(repo: Ledger | str | os.PathLike[str] | None = None, remote: str = DEFAULT_REMOTE,
@@ -106,6 +113,7 @@ class _Session:
         self.wanted = options.is_registry_tag or tagsync.is_registry_tag
         self.result = SyncResult(self.remote.name)
         self._advertised: dict[str, bytes] | None = None
+        self.progress = options.progress
 
     @classmethod
     def open(cls, repo: Ledger | str | os.PathLike[str] | None, remote: str,
@@ -157,10 +165,13 @@ class _Session:
         self._record_merge(done)
 
     def _record_merge(self, done: Merged) -> None:
+        known = {r.run_id for r in self.result.refused}
+        self.result.refused.extend(r for r in done.refused if r.run_id not in known)
         if done.kind == "up to date":
             return
         objects = self.store.objects
         changed = changed_runs(objects, self.store.root(done.old), self.store.root(done.new))
+        self.store.note_runs(changed, done.new)  # the pulled runs in `git log --notes=ledger`
         self.result.pulled = done.kind
         self.result.runs_changed += len(changed)
         self.result.runs_merged += done.runs_merged
@@ -184,6 +195,7 @@ class _Session:
                 self.result.pushed = "nothing to push" if ours is None else "up to date"
                 break
             self.result.tries = attempt + 1
+            self._upload_large_files(theirs, ours)
             outcome = {p.dst: p for p in self.git.push(self.remote, [f"{ours.decode()}:{RUNS}"])}
             pushed = outcome.get(RUNS)
             if pushed is not None and pushed.ok:
@@ -203,6 +215,14 @@ class _Session:
         head = self.store.head()
         self.result.head = head.decode() if head else None
         self._push_tags()
+
+    def _upload_large_files(self, theirs: bytes | None, ours: bytes) -> None:
+        """What the pushed runs point to goes to the store before the remote ref moves."""
+        from ledger.sync.large_files import upload_for_push
+
+        done = upload_for_push(self.store, theirs, ours, self.progress)
+        self.result.uploaded += done.sent
+        self.result.uploaded_bytes += done.bytes
 
     def _contains(self, theirs: bytes) -> bool:
         ours = self.store.head()

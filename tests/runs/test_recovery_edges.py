@@ -97,9 +97,7 @@ def test_an_artifact_called_run_json(repo: Path, tmp_path: Path) -> None:
 
 
 def test_logging_from_several_threads_loses_nothing(repo: Path, monkeypatch) -> None:
-    from ledger.runs import active
-
-    monkeypatch.setattr(active, "FLUSH_SECONDS", 0.0)  # flush on every call
+    monkeypatch.setenv("LEDGER_FLUSH_SECONDS", "0")  # the flush thread commits non-stop
     lg = Ledger(repo)
     run = lg.start_run()
 
