@@ -20,12 +20,20 @@ _FLUENT = (
     "start_run", "end_run", "active_run", "log_param", "log_params", "log_metric",
     "log_metrics", "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts",
     "log_text", "log_dict", "log_input", "flush", "get_run", "get_metric_history",
-    "search_runs", "last_active_run",
+    "last_active_run",
 )
+# MLflow's names (SPEC §8), for `import ledger as mlflow`
+_MLFLOW = (
+    "search_runs", "set_experiment", "get_experiment", "get_experiment_by_name",
+    "create_experiment", "search_experiments", "set_experiment_tag", "set_experiment_tags",
+    "set_tracking_uri", "get_tracking_uri", "get_artifact_uri", "log_figure", "log_image",
+    "log_table", "load_table", "log_inputs", "delete_run",
+)
+_SUBMODULES = ("tracking", "artifacts", "exceptions")
 _MODELS = ("register_model", "promote_model", "load_model_dir")
 _FLAVORS = ("sklearn", "pyfunc", "xgboost", "lightgbm", "pytorch", "onnx")  # ledger.models.*
-__all__ = [*_FLUENT, *_MODELS, "ActiveRun", "Ledger", "LedgerError", "Run",  # noqa: PLE0604
-           "__version__"]
+__all__ = [*_FLUENT, *_MODELS, *_MLFLOW, "ActiveRun", "Client", "MlflowClient",  # noqa: PLE0604
+           "autolog", "Ledger", "LedgerError", "Run", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -34,6 +42,22 @@ def __getattr__(name: str) -> Any:
         from ledger import fluent
 
         return getattr(fluent, name)
+    if name in _MLFLOW:
+        from ledger.mlflow_compat import fluent as mlflow_fluent
+
+        return getattr(mlflow_fluent, name)
+    if name in ("Client", "MlflowClient"):
+        from ledger.mlflow_compat.client import Client
+
+        return Client
+    if name == "autolog":
+        from ledger.mlflow_compat.autolog import autolog
+
+        return autolog
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"ledger.{name}")
     if name in _MODELS:
         from ledger.registry import api as models
 

@@ -77,7 +77,7 @@ class Ledger(Runs, Fluent):
             except DamagedRunError:
                 continue  # listed by damaged_runs()
             if folder is not None:
-                out.append(Run.of(folder.record))
+                out.append(Run.of(folder.record, self.artifact_uri(rid)))
         return out
 
     def damaged_runs(self) -> list[str]:

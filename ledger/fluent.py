@@ -23,11 +23,12 @@ class _Process(Fluent):
         self._fluent_init()
         self._ledger: Ledger | None = None
         self._ledger_key: str | None = None
+        self.repo: str | None = None  # set_tracking_uri (ledger/mlflow_compat) sets it
 
     def _ledger_for_new_run(self) -> Ledger:
         from ledger.api import Ledger
 
-        key = os.environ.get("LEDGER_REPO") or os.getcwd()
+        key = self.repo or os.environ.get("LEDGER_REPO") or os.getcwd()
         with self._fluent_lock:
             if self._ledger is None or key != self._ledger_key:
                 self._ledger, self._ledger_key = Ledger(key), key

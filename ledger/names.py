@@ -211,6 +211,11 @@ def check_run_id(run_id: object) -> str:
     return run_id
 
 
+def is_commit(text: str) -> bool:
+    """A full git object id (sha1 or sha256), as a run's source commit is recorded."""
+    return re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", text) is not None
+
+
 def check_run_prefix(prefix: object) -> str:
     if isinstance(prefix, str):
         prefix = prefix.strip().lower()

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from ledger.cli import models, projects, registry, runs, storage, sync, ui
+from ledger.cli import importer, models, projects, registry, runs, storage, sync, ui
 from ledger.errors import LedgerError
 
 
@@ -27,7 +27,8 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 
 for _command in (*runs.COMMANDS, *sync.COMMANDS, registry.model, registry.registry,
-                 registry.verify, *projects.COMMANDS, *storage.COMMANDS, *ui.COMMANDS):
+                 registry.verify, *projects.COMMANDS, *storage.COMMANDS, *ui.COMMANDS,
+                 *importer.COMMANDS):
     cli.add_command(_command)
 for _command in models.COMMANDS:
     registry.model.add_command(_command)

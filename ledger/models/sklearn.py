@@ -77,3 +77,10 @@ def _load(folder: Path, conf: dict[str, Any]) -> Any:
 def load_pyfunc(folder: Path, metadata: Model) -> Predictor:
     predict_fn = str(metadata.flavors.get(PYFUNC, {}).get("predict_fn") or "predict")
     return Predictor(_load(folder, metadata.flavor(FLAVOR)), predict_fn)
+
+
+def autolog(**kwargs: Any) -> None:
+    """`ledger.sklearn.autolog()`: log every scikit-learn fit as a run (ledger/mlflow_compat)."""
+    from ledger.mlflow_compat.autolog import autolog as turn_on
+
+    turn_on(**kwargs)

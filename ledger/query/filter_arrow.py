@@ -41,6 +41,7 @@ from ledger.query.filter_parse import (
     parse_filter,
     parse_order_by,
 )
+from ledger.runs.mlflow_tags import FILTER_COLUMNS as SYSTEM_TAG_COLUMNS
 
 _NULL = pc.scalar(pa.scalar(None, pa.bool_()))
 _STRING_TYPES = (pa.string(), pa.large_string())
@@ -59,7 +60,23 @@ def _column_type(schema: pa.Schema, column: str) -> pa.DataType | None:
     return None if pa.types.is_null(type_) else type_
 
 
+def _derived(field: Field) -> Field | None:
+    """MLflow's system tags (`tags.mlflow.user`, …) are answered from the record's columns
+    when no run stores them as a tag (ledger/runs/mlflow_tags.py)."""
+    column = SYSTEM_TAG_COLUMNS.get(field.key) if field.kind == "tag" else None
+    return None if column is None else Field(field.kind, field.key, column, False)
+
+
 def _operand(field: Field, schema: pa.Schema) -> pc.Expression | None:
+    derived = _derived(field)
+    if derived is not None and _column_type(schema, derived.column) is not None:
+        own = _plain_operand(derived, schema)
+        stored = _plain_operand(field, schema)
+        return own if stored is None else pc.Expression._call("coalesce", [stored, own])
+    return _plain_operand(field, schema)
+
+
+def _plain_operand(field: Field, schema: pa.Schema) -> pc.Expression | None:
     type_ = _column_type(schema, field.column)
     if type_ is None:
         return None
@@ -152,6 +169,15 @@ def filter_table(table: pa.Table, where: str | Node | None) -> pa.Table:
 
 def _sort_columns(table: pa.Table, key: Field) -> list[pa.ChunkedArray]:
     """A key's columns for the sort: a rank (0 value, 1 NaN, 2 null) then the value itself."""
+    derived = _derived(key)
+    if derived is not None and _column_type(table.schema, derived.column) is not None:
+        if _column_type(table.schema, key.column) is None:
+            key = derived
+        else:  # a stored tag wins, the record answers for the others
+            stored = table.column(key.column).cast(pa.string())
+            values = pc.coalesce(stored, table.column(derived.column).cast(pa.string()))
+            rank = pc.if_else(pc.is_null(values), 2, 0)
+            return [rank.cast(pa.int8()), values]
     type_ = _column_type(table.schema, key.column)
     if type_ is None:
         return []

@@ -31,8 +31,9 @@ them for experiment tags, not runs); the attributes ``name``, ``user``, ``experi
 
 Where MLflow accepts a filter that means something else here, or that we reject:
 
-* ``'it''s'``: a doubled quote is one quote here; MLflow keeps both (it only strips the outer
-  quotes), and it lets a backslash protect a quote (``'a\\'b'``), which is no escape here.
+* String literals are read exactly as MLflow reads them: the value is the text between the
+  outer quotes as written, where a doubled quote or a backslash protects the next quote from
+  ending the string (``'it''s'`` is the five characters ``it''s``, ``'a\\'b'`` is ``a\\'b``).
 * ``run_id IN (...)``: MLflow silently drops ids that are not all lower case (a MySQL guard);
   here ids compare exactly.
 * ``datasets.*`` and ``attributes.artifact_uri`` are errors: the run table has no such columns,
@@ -89,6 +90,7 @@ _INTEGER = re.compile(r"-?[0-9]+")
 _FIRST_SEGMENT = re.compile(r"[^\W\d]\w*")
 _SEGMENT = re.compile(r"\w+")
 _INT64 = 2**63
+_STRING_LITERAL = {q: re.compile(rf"{q}(?:{q}{q}|\\{q}|[^{q}])*{q}") for q in "'\""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +200,9 @@ class _Lexer:
                 elif c == "`":  # backticks quote names only
                     token = _Token("name", i, text[i:end], segments=((value, True),))
                 else:  # "x" is a string, or a name where the parser expects one (MLflow too)
-                    token = _Token("string", i, text[i:end], value=value, quote=c)
+                    end = self.string_end(i)
+                    token = _Token("string", i, text[i:end], value=text[i + 1 : end - 1],
+                                   quote=c)
                 out.append(token)
                 i = token.pos + len(token.text)
             elif m := _NUMBER.match(text, i):
@@ -232,6 +236,16 @@ class _Lexer:
                 i = j + 2
             else:
                 return "".join(parts), j + 1
+
+    def string_end(self, start: int) -> int:
+        """The end of a string literal, read as MLflow reads it (sqlparse's token pattern): a
+        doubled quote or a backslash before the quote may continue the string, and the value is
+        the text between the outer quotes as written (``'it''s'`` is ``it''s``)."""
+        m = _STRING_LITERAL[self.text[start]].match(self.text, start)
+        if m is None:
+            kind = "string" if self.text[start] == "'" else "quoted name or string"
+            raise self.error(start, f"unterminated {kind}: no closing {self.text[start]}")
+        return m.end()
 
     def name(self, start: int) -> _Token:
         """Read a dotted name: bare or quoted segments joined by dots, no spaces."""

@@ -198,7 +198,11 @@ class ActiveRun:
         """Record a dataset fingerprint (path, digest, size) for lineage; ``store=True`` also
         keeps the file in the store of large files, so `ledger reproduce` can fetch it."""
         self._check_open()
-        entry = self._ledger._fingerprint(path, context, store)
+        self.log_input_entry(self._ledger._fingerprint(path, context, store))
+
+    def log_input_entry(self, entry: dict[str, Any]) -> None:
+        """Record an input fingerprint already made (`{"path", "digest", "size", …}`)."""
+        self._check_open()
         with self._buffer:
             self._check_open()
             self._journal.append(journal.INPUT, entry)

@@ -16,6 +16,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InvalidInputError, RunStateError
+from ledger.runs import mlflow_tags
 
 if TYPE_CHECKING:
     from ledger.runs.active import ActiveRun
@@ -35,6 +36,7 @@ class Fluent:
         self._attached: dict[str, ActiveRun] = {}  # LEDGER_RUN_ID: one attachment per process
         self._open: set[ActiveRun] = set()  # started here, end not committed yet
         self._last: ActiveRun | None = None
+        self._experiment: str | None = None  # MLflow's set_experiment: where new runs go
 
     def _ledger_for_new_run(self) -> Runs:
         raise NotImplementedError
@@ -52,7 +54,8 @@ class Fluent:
                   name: str | None = None, tags: dict[str, Any] | None = None,
                   nested: bool = False, params: dict[str, Any] | None = None, *,
                   parent_run_id: str | None = None, run_name: str | None = None,
-                  description: str | None = None) -> ActiveRun:
+                  description: str | None = None, experiment_id: str | None = None,
+                  log_system_metrics: bool | None = None) -> ActiveRun:
         """Open a run (a context manager: FINISHED on exit, FAILED on an exception, KILLED on
         Ctrl-C) and make it this thread's active run.
 
@@ -62,13 +65,18 @@ class Fluent:
         if name is not None and run_name is not None and name != run_name:
             raise InvalidInputError("give the run name once: name= or run_name=")
         name = name if name is not None else run_name
+        if experiment_id is not None:  # MLflow's experiment ids are names (mlflow_tags)
+            experiment = experiment or mlflow_tags.experiment_name(experiment_id)
+        if experiment is None and not run_id:
+            experiment = self._experiment
         stack = self._stack()
         if stack and not nested and not parent_run_id:
             raise RunStateError(
                 f"run {stack[-1].id} is already active in this thread; end it first, or start "
                 "a nested run with nested=True")
         env_run = os.environ.get("LEDGER_RUN_ID") or None
-        described = any(v is not None for v in (experiment, name, tags, params, description))
+        described = any(v is not None for v in (experiment_id, name, tags, params, description)
+                        ) or (experiment is not None and experiment != self._experiment)
         if run_id or (env_run and not stack and not nested and not parent_run_id
                       and not described):
             run = self._attach(run_id or env_run or "", shared=run_id is None)
@@ -123,31 +131,39 @@ class Fluent:
         """The active run of this thread, else the run most recently started here."""
         return self.active_run() or self._last
 
-    def _current(self) -> ActiveRun:
+    def _current(self, run_id: str | None = None) -> ActiveRun:
         stack = self._stack()
+        if run_id:  # MLflow's run_id=: that run if it is active here, else attach to it
+            for run in stack:
+                if run.id.startswith(run_id):
+                    return run
+            return self._attach(run_id, shared=True)
         if stack:
             return stack[-1]
         return self.start_run()
 
     # -- logging into the active run ----------------------------------------------------------
-    def log_param(self, key: str, value: Any) -> Any:
+    def log_param(self, key: str, value: Any, synchronous: bool | None = None) -> Any:
         return self._current().log_param(key, value)
 
-    def log_params(self, params: dict[str, Any]) -> None:
-        self._current().log_params(params)
+    def log_params(self, params: dict[str, Any], synchronous: bool | None = None,
+                   run_id: str | None = None) -> None:
+        self._current(run_id).log_params(params)
 
     def log_metric(self, key: str, value: float, step: int | None = None,
-                   timestamp: int | None = None) -> None:
-        self._current().log_metric(key, value, step or 0, timestamp)
+                   timestamp: int | None = None, *, synchronous: bool | None = None,
+                   run_id: str | None = None, **_mlflow: Any) -> None:
+        self._current(run_id).log_metric(key, value, step or 0, timestamp)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None,
-                    timestamp: int | None = None) -> None:
-        self._current().log_metrics(metrics, step or 0, timestamp)
+                    timestamp: int | None = None, *, synchronous: bool | None = None,
+                    run_id: str | None = None, **_mlflow: Any) -> None:
+        self._current(run_id).log_metrics(metrics, step or 0, timestamp)
 
-    def set_tag(self, key: str, value: Any) -> None:
+    def set_tag(self, key: str, value: Any, synchronous: bool | None = None) -> None:
         self._current().set_tag(key, value)
 
-    def set_tags(self, tags: dict[str, Any]) -> None:
+    def set_tags(self, tags: dict[str, Any], synchronous: bool | None = None) -> None:
         self._current().set_tags(tags)
 
     def delete_tag(self, key: str) -> None:
@@ -167,9 +183,16 @@ class Fluent:
     def log_dict(self, dictionary: Any, artifact_file: str) -> None:
         self._current().log_dict(dictionary, artifact_file)
 
-    def log_input(self, path: str | os.PathLike[str], context: str | None = None,
-                  store: bool = False) -> None:
-        self._current().log_input(path, context, store)
+    def log_input(self, dataset: Any, context: str | None = None, store: bool = False,
+                  **_mlflow: Any) -> None:
+        """A file or folder (fingerprinted on disk; ``store=True`` keeps it in the store of
+        large files), or a pandas, Arrow or numpy dataset (fingerprinted in memory)."""
+        if isinstance(dataset, (str, os.PathLike)):
+            self._current().log_input(dataset, context, store)
+        else:
+            from ledger.runs import datasets
+
+            self._current().log_input_entry(datasets.fingerprint(dataset, context))
 
     def flush(self) -> None:
         """Commit what this thread's active run has journaled so far."""

@@ -50,6 +50,7 @@ class Runs:
     def _new_record(self, experiment: str | None, name: str | None,
                     tags: dict[str, Any] | None, params: dict[str, Any] | None,
                     argv: list[str] | None, run_id: str | None = None,
+                    overrides: dict[str, Any] | None = None,
                     ) -> tuple[RunRecord, dict[str, bytes]]:
         if experiment is None:
             experiment = os.environ.get("LEDGER_EXPERIMENT") or names.DEFAULT_EXPERIMENT
@@ -72,6 +73,8 @@ class Runs:
                            start_time=start, user=names.user_name(), params=checked_params,
                            source=source, environment=capture.environment())
         record.environment["packages"] = PACKAGES_FILE
+        if overrides:  # what an MLflow client says about its own run (ledger/runs/mlflow_tags)
+            _override(record, overrides)
         if used := settings.recorded():
             record.environment["settings"] = used
         for key, value in checked_tags.items():
@@ -80,10 +83,12 @@ class Runs:
 
     def open_run(self, experiment: str | None = None, name: str | None = None,
                  tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
-                 argv: list[str] | None = None) -> ActiveRun:
+                 argv: list[str] | None = None, *,
+                 overrides: dict[str, Any] | None = None) -> ActiveRun:
         """Open a run owned by this process; every log call is journaled, then committed.
         (`start_run` also makes it the thread's active run.)"""
-        record, files = self._new_record(experiment, name, tags, params, argv)
+        record, files = self._new_record(experiment, name, tags, params, argv,
+                                         overrides=overrides)
         first = (journal.CREATE, record.to_json_dict(), {k: v.decode() for k, v in files.items()})
         jr = journal.Journal.create(self.journal_dir, record.id, journal.OWNER, first)
         return ActiveRun(self, record, jr, files, owner=True)
@@ -100,9 +105,11 @@ class Runs:
 
     def create_run(self, experiment: str | None = None, name: str | None = None,
                    tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
-                   argv: list[str] | None = None) -> str:
+                   argv: list[str] | None = None, *,
+                   overrides: dict[str, Any] | None = None) -> str:
         """Commit a new RUNNING run now (for `ledger start` and `ledger exec`)."""
-        record, files = self._new_record(experiment, name, tags, params, argv)
+        record, files = self._new_record(experiment, name, tags, params, argv,
+                                         overrides=overrides)
         self.store.commit([Update(record.id, _create(record), files=files, event="started")])
         return record.id
 
@@ -130,15 +137,18 @@ class Runs:
                metrics: Sequence[tuple[str, Any, int]] = (),
                tags: dict[str, Any] | None = None,
                artifacts: Sequence[tuple[str, str | None]] = (),
-               status: str | None = None) -> str:
-        """Add to an existing run in one commit (`ledger log --run ID`)."""
+               status: str | None = None, points: Sequence[Point] = ()) -> str:
+        """Add to an existing run in one commit (`ledger log --run ID`); `points` are metric
+        points with their own timestamps (key, step, timestamp, value)."""
         rid = self.resolve(run_id)
         checked_params = {names.check_key(k, "param key"): names.param_value(v)
                           for k, v in (params or {}).items()}
         checked_tags = {names.check_key(k, "tag key"): names.tag_value(v)
                         for k, v in (tags or {}).items()}
         final = names.check_status(status) if status else None
-        points = _points(metrics, now_ms())
+        timed = [(names.check_key(k, "metric key"), names.check_step(step),
+                  names.check_timestamp(ts), names.metric_value(k, v)) for k, step, ts, v in points]
+        points = [*_points(metrics, now_ms()), *timed]
         stored = self._artifact_pairs(artifacts)
 
         def edit(record: RunRecord) -> None:
@@ -191,6 +201,10 @@ class Runs:
                 record.delete_tag(key)
 
         return self._edit(run_id, drop, "untagged")
+
+    def rename_run(self, run_id: str, name: str) -> str:
+        checked = names.check_run_name(name)
+        return self._edit(run_id, lambda r: setattr(r, "name", checked), "renamed")
 
     def delete_run(self, run_id: str) -> str:
         """Soft delete: hidden from listings, kept in history, undone by `restore_run`."""
@@ -323,7 +337,7 @@ class Runs:
             arts = [{"path": p, "size": s} for p, (_, s) in sorted(rep.artifacts.items())]
             rep.record.artifacts = arts
             record = rep.record if record is None else merge(record, rep.record)
-        return Run.of(_require(record, rid))
+        return Run.of(_require(record, rid), self.artifact_uri(rid))
 
     def metric_points(self, run_id: str, key: str | None = None) -> list[Point]:
         rid = self.resolve(run_id)
@@ -333,6 +347,10 @@ class Runs:
             points.extend(rep.points)
         found = canonical_points(points)
         return [p for p in found if p[0] == key] if key is not None else found
+
+    def artifact_uri(self, run_id: str) -> str:
+        """MLflow's artifact URI of a run: `ledger:///abs/repo/runs/<id>/artifacts`."""
+        return f"ledger://{self.path.resolve().as_posix()}/runs/{run_id}/artifacts"
 
     def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
         return list(self.get_run(run_id).artifacts)
@@ -415,6 +433,18 @@ def _create(record: RunRecord) -> Any:
         return copy.deepcopy(record)
 
     return change
+
+
+def _override(record: RunRecord, overrides: dict[str, Any]) -> None:
+    """Fields an MLflow client gives for its run: user, start time, source name/type/commit."""
+    if overrides.get("user"):
+        record.user = str(overrides["user"])
+    if overrides.get("start_time"):
+        record.start_time = names.check_timestamp(overrides["start_time"])
+    record.source.update({k: str(v) for k, v in overrides.get("source", {}).items()})
+    commit = str(overrides.get("commit") or "")
+    if commit and commit != record.source.get("commit") and names.is_commit(commit):
+        record.source["commit"] = commit
 
 
 def _require(record: RunRecord | None, rid: str) -> RunRecord:

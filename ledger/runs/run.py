@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.runs import mlflow_tags
 from ledger.runs.record import RunRecord
 
 
@@ -18,10 +19,24 @@ class RunInfo:
     end_time: int | None
     user_id: str
     deleted: bool
+    artifact_uri: str = ""
 
     @property
     def lifecycle_stage(self) -> str:
         return "deleted" if self.deleted else "active"
+
+    @property
+    def experiment_id(self) -> str:
+        return mlflow_tags.experiment_id(self.experiment)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """MLflow's `run.data`: params, latest metrics, and tags with MLflow's system tags."""
+
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -40,18 +55,22 @@ class Run:
     record: RunRecord = field(repr=False, compare=False)
 
     @property
-    def data(self) -> Run:
-        """MLflow habit: `run.data.params`, `run.data.metrics`, `run.data.tags`."""
-        return self
+    def data(self) -> RunData:
+        """MLflow habit: `run.data.params`, `run.data.metrics`, `run.data.tags` (the tags with
+        MLflow's system tags, derived from the record)."""
+        derived = mlflow_tags.system_tags(self.info.run_name, self.info.user_id, self.source,
+                                          self.tags)
+        return RunData(self.params, self.metrics, {**derived, **self.tags})
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of SPEC §3."""
         return self.record.public()
 
     @classmethod
-    def of(cls, record: RunRecord) -> Run:
+    def of(cls, record: RunRecord, artifact_uri: str = "") -> Run:
         info = RunInfo(record.id, record.experiment, record.name, record.status,
-                       record.start_time, record.end_time, record.user, record.deleted)
+                       record.start_time, record.end_time, record.user, record.deleted,
+                       artifact_uri)
         return cls(record.id, info, dict(record.params), dict(record.metrics), dict(record.tags),
                    dict(record.source), dict(record.environment), list(record.inputs),
                    list(record.artifacts), record)

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import FilterSyntaxError, InvalidInputError
@@ -243,8 +243,9 @@ def test_values_and_quoting() -> None:
     assert isinstance(node, And)
     first, second = node.children
     assert isinstance(first, Comparison) and isinstance(second, Comparison)
-    assert (first.field.column, first.value) == ("params.it`s", "it's")
-    assert (second.field.column, second.value) == ('tags.a"b', 'say "hi"')
+    # string literals as MLflow reads them: the text between the outer quotes, as written
+    assert (first.field.column, first.value) == ("params.it`s", "it''s")
+    assert (second.field.column, second.value) == ('tags.a"b', 'say ""hi""')
     start = parse_filter("start_time > 12")
     assert isinstance(start, Comparison) and start.value == 12 and isinstance(start.value, int)
     metric = parse_filter("metrics.m = 12")
@@ -614,7 +615,11 @@ def keys(draw: st.DrawFn, kind: str, key: str) -> str:
 
 
 def string_literal(draw: st.DrawFn, value: str) -> str:
-    return quote(value, draw(st.sampled_from(["'", '"'])))
+    """A literal MLflow reads as `value`: its text between quotes it does not contain (MLflow's
+    literals have no escapes; a doubled quote stays doubled)."""
+    options = [q for q in ("'", '"') if q not in value]
+    assume(options and not value.endswith("\\"))  # '\' would run on, in MLflow too
+    return quote(value, draw(st.sampled_from(options)))
 
 
 def number_literal(draw: st.DrawFn, value: float) -> str:
@@ -728,6 +733,15 @@ def like(value: str, pattern: str) -> bool:
     return len(value) in reachable
 
 
+def value_of(row: dict[str, Any], column: str) -> Any:
+    """A row's value; MLflow's system tags fall back to the record's columns (SPEC §8)."""
+    from ledger.runs.mlflow_tags import FILTER_COLUMNS
+
+    found = row.get(column)
+    derived = FILTER_COLUMNS.get(column[len("tags."):]) if column.startswith("tags.") else None
+    return row.get(derived) if found is None and derived is not None else found
+
+
 def evaluate(ast: tuple[Any, ...], row: dict[str, Any]) -> bool | None:
     if ast[0] == "not":
         inner = evaluate(ast[1], row)
@@ -739,7 +753,7 @@ def evaluate(ast: tuple[Any, ...], row: dict[str, Any]) -> bool | None:
             return decisive
         return None if None in results else not decisive
     _, column, _numeric, op, value = ast
-    lhs = row.get(column)
+    lhs = value_of(row, column)
     if op == "IS NULL":
         return lhs is None
     if op == "IS NOT NULL":
@@ -800,10 +814,13 @@ def reference_sort(rows: list[dict[str, Any]], keys: list[tuple[str, bool]]) -> 
     """MLflow's file-store algorithm: start_time DESC, run_id; then stable passes per key."""
     order = sorted(rows, key=lambda r: (-r["start_time"], r["run_id"]))
     for column, ascending in reversed(keys):
-        values = [r for r in order if r.get(column) is not None and r[column] == r[column]]
-        nans = [r for r in order if r.get(column) is not None and r[column] != r[column]]
-        nulls = [r for r in order if r.get(column) is None]
-        values = sorted(values, key=lambda r: r[column], reverse=not ascending)
+        got = {r["run_id"]: value_of(r, column) for r in order}
+        values = [r for r in order if got[r["run_id"]] is not None
+                  and got[r["run_id"]] == got[r["run_id"]]]
+        nans = [r for r in order if got[r["run_id"]] is not None
+                and got[r["run_id"]] != got[r["run_id"]]]
+        nulls = [r for r in order if got[r["run_id"]] is None]
+        values = sorted(values, key=lambda r: got[r["run_id"]], reverse=not ascending)
         order = values + nans + nulls
     return [r["run_id"] for r in order]
 
