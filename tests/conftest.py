@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +114,19 @@ def ledger_state(repo: Path) -> dict[str, object]:
     jdir = repo / ".git" / "ledger" / "journal"
     journals = {p.name: p.read_bytes() for p in sorted(jdir.glob("*"))} if jdir.exists() else {}
     return {"refs": refs, "journals": journals}
+
+
+def kill_group(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL a process started with ``start_new_session=True`` and all it started, and wait
+    until every one of them is gone (a child reparented to init dies a moment later, and a
+    journal's owner that still exists counts as alive)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process group {proc.pid} still alive after SIGKILL")

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import git, run_ledger
+from tests.conftest import git, kill_group, run_ledger
 
 WRITER = """
 import sys, ledger
@@ -132,7 +132,6 @@ def test_killed_ledger_exec_leaves_a_killed_run(repo: Path) -> None:
     deadline = time.time() + 30
     while time.time() < deadline and not list(jdir.glob("*.journal")):
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the ledger process and its child
-    proc.wait()
+    kill_group(proc)  # the ledger process and its child
     runs = json.loads(run_ledger("runs", "--format", "json", cwd=repo).out)
     assert [r["status"] for r in runs] == ["KILLED"]

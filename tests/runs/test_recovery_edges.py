@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ import pytest
 
 from ledger.api import Ledger
 from ledger.errors import InvalidInputError
-from tests.conftest import run_ledger
+from tests.conftest import kill_group, run_ledger
 
 OWNER_AND_CHILD = r"""
 import os, subprocess, sys, ledger
@@ -42,8 +41,7 @@ def test_owner_and_attached_journals_of_one_run_both_recovered(repo: Path) -> No
                             start_new_session=True,
                             env={**os.environ, "LEDGER_FLUSH_SECONDS": "3600"})
     rid = proc.stdout.readline().strip()
-    os.killpg(proc.pid, signal.SIGKILL)  # the owner and its child die together
-    proc.wait()
+    kill_group(proc)  # the owner and its child die together
     assert run_ledger("recover", cwd=repo).out.split() == [rid]
     run = json.loads(run_ledger("show", rid, "--format", "json", cwd=repo).out)
     assert run["experiment"] == "exp1" and run["name"] == "owner-run"

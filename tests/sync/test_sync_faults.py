@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ledger.api import Ledger
-from tests.conftest import git, ledger_state, make_repo, run_ledger
+from tests.conftest import git, kill_group, ledger_state, make_repo, run_ledger
 from tests.sync.sharing import bare_remote, bulk_runs, ref_of, tree_of
 
 RELAY = Path(__file__).parent / "slow_relay.py"
@@ -62,8 +62,7 @@ def test_killed_push_and_pull_leave_everything_intact_and_retry_completes(tmp_pa
     # 1. the machine dies mid-push: SIGKILL to `ledger push` and everything it started
     proc = start(["push"], a, slow)
     wait_for_bytes(log, 200_000, proc)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_group(proc)
     assert ledger_state(a) == before and fsck_ok(a)
     assert ref_of(remote) is None and fsck_ok(remote)
 
@@ -98,8 +97,7 @@ def test_killed_push_and_pull_leave_everything_intact_and_retry_completes(tmp_pa
     log.unlink()
     proc = start(["pull"], b, slow)
     wait_for_bytes(log, 200_000, proc)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_group(proc)
     assert ledger_state(b) == fresh and fsck_ok(b)
     pulled = run_ledger("pull", cwd=b, env=relay_env())
     assert pulled.code == 0, pulled.err
