@@ -8,7 +8,6 @@ elsewhere are edited by one commit per call. Experiments are `ledger.mlflow_comp
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from mlflow.entities import (
@@ -34,10 +33,11 @@ from ledger.mlflow_compat import experiments, search
 from ledger.mlflow_compat.client import _experiment_matches
 from ledger.mlflow_plugin import common, logged_models
 from ledger.mlflow_plugin.common import translated
+from ledger.runs import datasets as ledger_datasets
 from ledger.runs import mlflow_tags
 from ledger.runs.run import Run as LedgerRun
 
-CONTEXT_TAG = "mlflow.data.context"
+CONTEXT_TAG = ledger_datasets.CONTEXT_TAG
 
 
 def _experiment(exp: experiments.Experiment) -> Experiment:
@@ -54,8 +54,9 @@ def _inputs(entries: list[dict[str, Any]]) -> RunInputs:
     found = []
     for e in entries:
         tags = [InputTag(CONTEXT_TAG, e["context"])] if e.get("context") else []
-        found.append(DatasetInput(Dataset(e["path"], e["digest"].removeprefix("sha256:")[:8],
-                                          "local", e["path"]), tags))
+        name = ledger_datasets.dataset_name(e)
+        found.append(DatasetInput(Dataset(name, ledger_datasets.dataset_digest(e), "local",
+                                          name), tags))
     return RunInputs(found, [])
 
 
@@ -242,12 +243,7 @@ class LedgerTrackingStore(AbstractStore):
     @translated
     def log_inputs(self, run_id: str, datasets: Any = None, models: Any = None) -> None:
         for d in datasets or []:
-            context = next((t.value for t in d.tags or [] if t.key == CONTEXT_TAG), None)
-            ds = d.dataset
-            digest = hashlib.sha256(f"{ds.name}\0{ds.digest}\0{ds.source}".encode()).hexdigest()
-            entry = {"path": ds.name, "digest": f"sha256:{digest}", "size": 0}
-            if context:
-                entry["context"] = context
+            entry = ledger_datasets.mlflow_entry(d)
             active = common.live(run_id)
             if active is None:
                 active = self.ledger.attach(run_id)
