@@ -17,7 +17,13 @@ from mlflow.protos.databricks_pb2 import (
 )
 
 from ledger.api import Ledger
-from ledger.errors import InvalidInputError, LedgerError, RegistryLookupError, RunNotFoundError
+from ledger.errors import (
+    InvalidInputError,
+    InvalidRunIdError,
+    LedgerError,
+    RegistryLookupError,
+    RunNotFoundError,
+)
 from ledger.mlflow_compat import uri
 from ledger.mlflow_compat.experiments import ExperimentNotFoundError
 from ledger.runs.active import ActiveRun
@@ -83,7 +89,8 @@ def translated(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (RunNotFoundError, ExperimentNotFoundError, RegistryLookupError) as exc:
+        except (RunNotFoundError, InvalidRunIdError, ExperimentNotFoundError,
+                RegistryLookupError) as exc:  # MLflow: a malformed id is not found
             raise not_found(str(exc)) from exc
         except InvalidInputError as exc:
             code = RESOURCE_ALREADY_EXISTS if "already exists" in str(exc) else \

@@ -27,7 +27,9 @@ from mlflow.entities import (
     ViewType,
 )
 from mlflow.store.entities.paged_list import PagedList
+from mlflow.store.tracking import SEARCH_MAX_RESULTS_THRESHOLD
 from mlflow.store.tracking.abstract_store import AbstractStore
+from mlflow.utils.validation import _validate_batch_log_limits
 
 from ledger.mlflow_compat import experiments, search
 from ledger.mlflow_compat.client import _experiment_matches
@@ -198,11 +200,16 @@ class LedgerTrackingStore(AbstractStore):
 
     @translated
     def log_batch(self, run_id: str, metrics: Any, params: Any, tags: Any) -> None:
+        _validate_batch_log_limits(metrics or [], params or [], tags or [])  # MLflow's limits
+        param_map = {p.key: p.value for p in params or []}
+        if len(param_map) < len(params or []):
+            raise common.MlflowException(
+                "Duplicate parameter keys have been submitted; give one value per key",
+                common.INVALID_PARAMETER_VALUE)
         plain = {t.key: t.value for t in tags or []}
         name = plain.pop(mlflow_tags.RUN_NAME, None)
         if name:
             self._rename(run_id, name)
-        param_map = {p.key: p.value for p in params or []}
         active = common.live(run_id)
         if active is not None:
             if param_map:
@@ -219,6 +226,8 @@ class LedgerTrackingStore(AbstractStore):
     @translated
     def delete_tag(self, run_id: str, key: str) -> None:
         self._settle(run_id)
+        if key not in self.ledger.get_run(run_id).tags:  # MLflow: a missing tag is not found
+            raise common.not_found(f"No tag with name: {key} in run with id {run_id}")
         self.ledger.delete_run_tags(run_id, [key])
 
     @translated
@@ -232,6 +241,10 @@ class LedgerTrackingStore(AbstractStore):
     @translated
     def _search_runs(self, experiment_ids: Any, filter_string: str | None, run_view_type: Any,
                      max_results: int, order_by: Any, page_token: Any) -> tuple[list[Run], Any]:
+        if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
+            raise common.MlflowException(
+                f"Invalid value {max_results} for parameter 'max_results' supplied. It must "
+                f"be at most {SEARCH_MAX_RESULTS_THRESHOLD}", common.INVALID_PARAMETER_VALUE)
         common.flush_live()
         offset = int(page_token or 0)
         found = search.table(self.ledger, experiment_ids, filter_string, run_view_type,
