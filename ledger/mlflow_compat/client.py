@@ -16,18 +16,10 @@ from typing import Any
 from ledger.api import Ledger
 from ledger.errors import InvalidInputError
 from ledger.mlflow_compat import experiments, search, uri
+from ledger.mlflow_compat.entities import Metric
 from ledger.mlflow_compat.experiments import Experiment
 from ledger.runs import mlflow_tags
 from ledger.runs.run import Run
-
-
-@dataclass(frozen=True)
-class Metric:
-    key: str
-    value: float
-    timestamp: int
-    step: int
-    run_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,11 @@ class ActiveRun:
         return self._ledger.get_run(self.id).info
 
     @property
+    def data(self) -> Any:
+        """MLflow habit: the run's params, latest metrics and tags as logged so far."""
+        return self._ledger.get_run(self.id).data
+
+    @property
     def ledger(self) -> Runs:
         """The repository this run belongs to (wherever the process goes since)."""
         return self._ledger
