@@ -28,10 +28,10 @@ strings in single or double quotes (everything else); a quote inside a string is
 Extensions over MLflow (a filter MLflow rejects may pass here): ``OR``/``NOT``/parentheses;
 ``IN``/``NOT IN`` for params, tags and every string attribute (MLflow: ``run_id``, in some
 versions ``run_name``) with lists in either quote style (MLflow: single quotes) and an optional
-trailing comma; ``NOT LIKE``/``NOT ILIKE``; ``IS NULL``/``IS NOT NULL`` on any key (MLflow has
-them for experiment tags, not runs); the attributes ``name``, ``user``, ``experiment`` and
-``source.commit``; unquoted names starting with a digit after the prefix (``metrics.1st``);
-``+`` in exponents.
+trailing comma; ``NOT LIKE``/``NOT ILIKE``; ``IS NULL``/``IS NOT NULL`` on any key (MLflow 3.17:
+params and tags; on datasets here: the run has no input, or none with a context); the
+attributes ``name``, ``user``, ``experiment`` and ``source.commit``; unquoted names starting
+with a digit after the prefix (``metrics.1st``); ``+`` in exponents.
 
 Where MLflow accepts a filter that means something else here, or that we reject:
 
