@@ -69,7 +69,7 @@ def prepare(store: RunStore, records: Iterable[RunRecord], old: bytes | None
     for record in records:
         commit = (record.source or {}).get("commit")
         # a run imported from elsewhere may name a commit this repository lacks: no note
-        if isinstance(commit, str) and len(commit) == 40 and commit.encode() in objects:
+        if isinstance(commit, str) and len(commit) == 40 and store.has_commit(commit):
             wanted.setdefault(commit, set()).add(note_line(record))
     if not wanted:
         return None
