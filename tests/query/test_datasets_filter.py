@@ -77,7 +77,7 @@ def test_what_mlflow_refuses_is_refused(where: str, fragment: str) -> None:
         parse_filter(where)
 
 
-def test_cli_filters_on_inputs_and_artifact_uri(repo: Path) -> None:
+def test_cli_and_api_filter_on_inputs_and_artifact_uri(repo: Path) -> None:
     (repo / "train.csv").write_text("a,b\n1,2\n")
     (repo / "eval.csv").write_text("a,b\n3,4\n")
     script = repo / "log.py"
@@ -89,8 +89,13 @@ def test_cli_filters_on_inputs_and_artifact_uri(repo: Path) -> None:
         "with ledger.start_run(name='train-only'):\n"
         "    ledger.log_input('train.csv')\n"
         "with ledger.start_run(name='none'):\n"
-        "    pass\n")
-    subprocess.run([sys.executable, str(script)], cwd=repo, check=True)
+        "    pass\n"
+        "found = ledger.search_runs(filter_string=\"datasets.context = 'training'\",\n"
+        "                           output_format='list')\n"
+        "print([r.info.run_name for r in found])\n")
+    out = subprocess.run([sys.executable, str(script)], cwd=repo, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == "['both']"  # ledger.search_runs(filter_string=...)
 
     def names(where: str) -> list[str]:
         res = run_ledger("runs", "--where", where, "--format", "json", cwd=repo)
