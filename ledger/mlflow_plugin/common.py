@@ -32,6 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _lock = threading.Lock()
 _ledgers: dict[str, Ledger] = {}
 _live: dict[str, ActiveRun] = {}  # run id -> a run this process created through MLflow
+_unsearched: set[str] = set()  # created here, not yet committed for a search
 
 
 def ledger_for(store_uri: str) -> Ledger:
@@ -51,17 +52,22 @@ def live(run_id: str) -> ActiveRun | None:
 
 def keep_live(run: ActiveRun) -> None:
     _live[run.id] = run
+    _unsearched.add(run.id)
 
 
 def forget(run_id: str) -> None:
     _live.pop(run_id, None)
+    _unsearched.discard(run_id)
 
 
 def flush_live() -> None:
-    """Commit what this process's open runs have journaled (a search sees its own writes)."""
+    """Commit what this process's open runs have journaled (a search sees its own writes),
+    and the runs created since the last search (MLflow finds a run as soon as it exists)."""
     for run in list(_live.values()):
+        fresh = run.id in _unsearched
+        _unsearched.discard(run.id)
         if not run.ended:
-            run.flush()
+            (run.publish if fresh else run.flush)()
 
 
 @atexit.register

@@ -99,7 +99,7 @@ class LedgerTrackingStore(AbstractStore):
         found = experiments.list_experiments(self.ledger, view)
         if filter_string:
             found = [e for e in found if _experiment_matches(e, filter_string)]
-        found.sort(key=lambda e: -(e.creation_time or 0))
+        found = experiments.sort_experiments(found, list(order_by or []))
         start = int(page_token or 0)
         page = found[start:start + max_results]
         token = str(start + max_results) if start + max_results < len(found) else None

@@ -256,6 +256,16 @@ class ActiveRun:
         with self._lock:
             self._commit(end=False)
 
+    def publish(self) -> None:
+        """Commit the run now even if nothing was logged since it started (a flush commits
+        only what is new), so that searches see a run that was just created."""
+        with self._lock:
+            if self._ended or self._closed:
+                return
+            with self._buffer:
+                self._dirty = True
+            self._commit(end=False)
+
     def due(self) -> float:
         """When the flush thread should next commit this run (monotonic seconds)."""
         return self._next_flush

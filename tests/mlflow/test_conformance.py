@@ -68,6 +68,18 @@ def test_experiments_lifecycle(client: MlflowClient) -> None:
         ["exp-two"]
     first = client.search_experiments(max_results=1)
     assert len(first) == 1 and first.token is not None
+    newest_first = [e.name for e in client.search_experiments(view_type=ViewType.ALL)]
+    assert newest_first == ["exp-two", "exp-one", "default"]
+    assert [e.name for e in client.search_experiments(order_by=["name DESC"])] == \
+        ["exp-two", "exp-one", "default"]
+    assert [e.name for e in client.search_experiments(
+        filter_string="attribute.`name` != 'exp-one' AND name LIKE 'exp%'")] == ["exp-two"]
+    # Deliberate difference: deleting an experiment leaves its runs' own lifecycle alone
+    # (MLflow deletes them with it, and restores them all with it).
+    run = client.create_run(other).info.run_id
+    client.delete_experiment(other)
+    assert client.get_run(run).info.lifecycle_stage == "active"
+    client.restore_experiment(other)
     # Deliberate difference: the default experiment is "default" (MLflow: "Default"), and an
     # experiment's id is its name, so it cannot be renamed.
     assert client.get_experiment("0").name == "default"
@@ -115,6 +127,14 @@ def test_params_metrics_and_tags(client: MlflowClient) -> None:
         [("m", 3.0, 0, T0), ("m", 1.0, 1, T0 + 1), ("m", 2.0, 2, T0 + 2)]
     assert client.get_metric_history(rid, "never-logged") == []
     assert client.get_run(rid).data.metrics["m"] == 2.0  # the greatest step's value
+    client.log_batch(rid, metrics=[Metric("n", 1.0, T0 + 10, 0), Metric("n", 2.0, T0, 1),
+                                   Metric("s", 1.0, T0, 0), Metric("s", 5.0, T0, 0)])
+    latest = client.get_run(rid).data.metrics
+    assert (latest["n"], latest["s"]) == (2.0, 5.0)  # step, then timestamp, then value
+    # Deliberate difference: NaN and +-inf are kept as they are (MLflow's SQL store clips inf
+    # to +-1.797e308), SPEC section 2.
+    client.log_metric(rid, "inf", float("inf"))
+    assert client.get_run(rid).data.metrics["inf"] == float("inf")
 
     client.set_tag(rid, "t", "old")
     client.set_tag(rid, "t", "new")  # tags can be overwritten
@@ -176,6 +196,9 @@ def test_search_runs_filters_order_pages_and_views(client: MlflowClient) -> None
         return [name[r.info.run_id] for r in client.search_runs([exp], **kw)]
 
     assert names() == ["s4", "s3", "s2", "s1", "s0"]  # newest first by default
+    other = client.create_experiment("fresh")
+    fresh = client.create_run(other).info.run_id
+    assert [r.info.run_id for r in client.search_runs([other])] == [fresh]  # found at once
     assert names(filter_string="metrics.acc >= 0.2 and tags.parity = 'even'") == ["s4", "s2"]
     assert names(filter_string="attributes.run_name = 's3'") == ["s3"]
     assert names(filter_string="tags.`mlflow.runName` LIKE 's%'") == names()
