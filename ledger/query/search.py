@@ -29,11 +29,8 @@ def search(ledger: Runs, where: str | None, experiment: str | None,
         raise InvalidInputError(f"max_results must be 0 or more, not {max_results}")
     node = filters.parse_filter(where)  # a malformed filter fails before any reading
     keys = filters.parse_order_by(list(order_by or []))
-    columns = None
-    if ids_only:
-        columns = {*filters.referenced_columns(node), *(k.column for k in keys)}
-    result = snapshot(ledger).table(columns)
     wanted = {*filters.referenced_columns(node), *(k.column for k in keys)}
+    result = snapshot(ledger).table(wanted if ids_only else None)
     if ARTIFACT_URI in wanted:
         result = with_artifact_uri(ledger, result)
     if not include_deleted:
