@@ -70,3 +70,14 @@ def test_log_model_then_load_inside_the_live_run(in_repo: Path, iris: Iris) -> N
         info = ledger.sklearn.log_model(iris.model, name="live")
         got = ledger.pyfunc.load_model(info.model_uri).predict(iris.X)
     assert (got == iris.model.predict(iris.X)).all()
+
+
+def test_a_failed_save_leaves_no_folder(tmp_path: Path, iris: Iris) -> None:
+    with pytest.raises(ModelError, match="has no transform"):
+        ledger.sklearn.save_model(iris.model, tmp_path / "new" / "m",
+                                  pyfunc_predict_fn="transform")
+    assert not (tmp_path / "new" / "m").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="expected tabular input"):  # a bad example
+        ledger.sklearn.save_model(iris.model, tmp_path / "empty", input_example=object())
+    assert list((tmp_path / "empty").iterdir()) == []
