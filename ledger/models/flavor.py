@@ -17,12 +17,15 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ledger.errors import InvalidInputError
 from ledger.models.env import pinned, write_env
 from ledger.models.mlmodel import PYFUNC, Model, save_input_example
 from ledger.models.signature import ModelSignature
+
+if TYPE_CHECKING:
+    from ledger.runs.active import ActiveRun
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,11 @@ class SaveOptions(TypedDict, total=False):
 
 class LogOptions(SaveOptions, total=False):
     """What every flavor's ``log_model`` takes besides the model, its name and the flavor's own
-    options."""
+    options (``repo``: a path or an open ``Ledger``, see :func:`log_model`)."""
 
     artifact_path: str | None
     registered_model_name: str | None
+    repo: Any
 
 
 @dataclass(frozen=True)
@@ -131,11 +135,11 @@ class Flavor:
                           **written.pyfunc)
 
     def log(self, native: Any, name: str | None = None, *, artifact_path: str | None = None,
-            registered_model_name: str | None = None, **kwargs: Any) -> ModelInfo:
-        """Save ``native`` and log it as artifacts ``NAME/`` of the active run (see
-        :func:`log_model`)."""
+            registered_model_name: str | None = None, repo: Any = None,
+            **kwargs: Any) -> ModelInfo:
+        """Save ``native`` and log it as artifacts ``NAME/`` of a run (see :func:`log_model`)."""
         return log_model(self.save, native, name, artifact_path, registered_model_name,
-                         **kwargs)
+                         repo=repo, **kwargs)
 
     def load(self, model_uri: str | os.PathLike[str], repo: Any = None) -> Any:
         """The native object of a model folder, ``runs:/`` or ``models:/`` URI."""
@@ -170,32 +174,51 @@ def _new_folder_or_none(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def log_model(save: Callable[..., Model], model: Any, name: str | None,
-              artifact_path: str | None, registered_model_name: str | None,
-              **kwargs: Any) -> ModelInfo:
+              artifact_path: str | None, registered_model_name: str | None, *,
+              repo: Any = None, **kwargs: Any) -> ModelInfo:
     """Save with ``save(model, path, **kwargs)`` into a temporary folder, then log it as
-    artifacts ``NAME/`` of the active run (one is started if none is) and, if asked, register
-    it."""
-    from ledger import fluent, names
+    artifacts ``NAME/`` of a run and, if asked, register it.
+
+    The run: without ``repo``, the module's active run (``ledger.start_run()``); with an open
+    ``Ledger``, that handle's active run (``lg.start_run()``); either is started if there is
+    none, and stays active, as a log call does. With a path, a new run of that repository,
+    ended once the model is logged."""
+    from ledger import names
 
     where = names.check_artifact_path(name or artifact_path or "model")
-    run = fluent.active_run() or fluent.start_run()
-    with tempfile.TemporaryDirectory(prefix="ledger-model-") as tmp:
-        folder = Path(tmp) / "model"
-        saved = save(model, folder, **kwargs)
-        saved.run_id = run.id
-        saved.artifact_path = where
-        saved.save(folder)
-        run.log_artifacts(folder, artifact_path=where)
-    version = None
-    if registered_model_name is not None:
-        from ledger.registry.api import register_model
+    with contextlib.ExitStack() as stack:
+        run = _run_to_log_into(repo, stack)
+        with tempfile.TemporaryDirectory(prefix="ledger-model-") as tmp:
+            folder = Path(tmp) / "model"
+            saved = save(model, folder, **kwargs)
+            saved.run_id = run.id
+            saved.artifact_path = where
+            saved.save(folder)
+            run.log_artifacts(folder, artifact_path=where)
+        version = None
+        if registered_model_name is not None:
+            from ledger.registry.api import register_model
 
-        run.flush()
-        done = register_model(registered_model_name, run.id, path=where,
-                              allow_unfinished=True, repo=run.ledger.path)
-        version = done.version
+            run.flush()
+            done = register_model(registered_model_name, run.id, path=where,
+                                  allow_unfinished=True, repo=run.ledger.path)
+            version = done.version
     return ModelInfo(f"runs:/{run.id}/{where}", where, run.id, saved.flavors, saved.signature,
                      saved.model_uuid, saved.utc_time_created, version, saved.metadata)
+
+
+def _run_to_log_into(repo: Any, stack: contextlib.ExitStack) -> ActiveRun:
+    if repo is None:
+        from ledger import fluent
+
+        return fluent.active_run() or fluent.start_run()
+    if not isinstance(repo, (str, os.PathLike)):  # an open Ledger
+        return repo.active_run() or repo.start_run()
+    from ledger.api import close_ledger, open_ledger
+
+    lg, opened = open_ledger(repo)
+    stack.callback(close_ledger, lg, opened)
+    return stack.enter_context(lg.start_run())
 
 
 class Predictor:

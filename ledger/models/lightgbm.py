@@ -22,7 +22,7 @@ def save_model(lgb_model: Any, path: str | os.PathLike[str],
 def log_model(lgb_model: Any, name: str | None = None,
               **kwargs: Unpack[LogOptions]) -> ModelInfo:
     """Save a ``lightgbm.Booster`` or an ``LGBMModel`` and log it as artifacts ``NAME/`` of the
-    active run."""
+    active run (of ``repo``'s, an open ``Ledger``)."""
     return FLAVOR.log(lgb_model, name, **kwargs)
 
 

@@ -23,7 +23,8 @@ def save_model(onnx_model: Any, path: str | os.PathLike[str],
 
 def log_model(onnx_model: Any, name: str | None = None,
               **kwargs: Unpack[LogOptions]) -> ModelInfo:
-    """Save an ``onnx.ModelProto`` and log it as artifacts ``NAME/`` of the active run."""
+    """Save an ``onnx.ModelProto`` and log it as artifacts ``NAME/`` of the active run (of
+    ``repo``'s, an open ``Ledger``)."""
     return FLAVOR.log(onnx_model, name, **kwargs)
 
 

@@ -28,7 +28,8 @@ def save_model(pytorch_model: Any, path: str | os.PathLike[str],
 
 def log_model(pytorch_model: Any, name: str | None = None,
               **kwargs: Unpack[LogOptions]) -> ModelInfo:
-    """Save a ``torch.nn.Module`` and log it as artifacts ``NAME/`` of the active run."""
+    """Save a ``torch.nn.Module`` and log it as artifacts ``NAME/`` of the active run (of
+    ``repo``'s, an open ``Ledger``)."""
     return FLAVOR.log(pytorch_model, name, **kwargs)
 
 

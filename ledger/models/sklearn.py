@@ -27,7 +27,8 @@ def save_model(sk_model: Any, path: str | os.PathLike[str], *, pyfunc_predict_fn
 
 def log_model(sk_model: Any, name: str | None = None, *, pyfunc_predict_fn: str = "predict",
               **kwargs: Unpack[LogOptions]) -> ModelInfo:
-    """Save ``sk_model`` and log it as artifacts ``NAME/`` of the active run."""
+    """Save ``sk_model`` and log it as artifacts ``NAME/`` of the active run (of ``repo``'s,
+    an open ``Ledger``)."""
     return FLAVOR.log(sk_model, name, pyfunc_predict_fn=pyfunc_predict_fn, **kwargs)
 
 

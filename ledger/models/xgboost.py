@@ -21,7 +21,8 @@ def save_model(xgb_model: Any, path: str | os.PathLike[str], *, model_format: st
 
 def log_model(xgb_model: Any, name: str | None = None, *, model_format: str = "ubj",
               **kwargs: Unpack[LogOptions]) -> ModelInfo:
-    """Save a ``Booster`` or an ``XGBModel`` and log it as artifacts ``NAME/`` of the active run."""
+    """Save a ``Booster`` or an ``XGBModel`` and log it as artifacts ``NAME/`` of the active run
+    (of ``repo``'s, an open ``Ledger``)."""
     return FLAVOR.log(xgb_model, name, model_format=model_format, **kwargs)
 
 
