@@ -258,13 +258,13 @@ def test_search_runs_on_datasets_and_artifact_uri(client: MlflowClient) -> None:
     uri = client.get_run(one).info.artifact_uri
     assert names(f"attributes.artifact_uri = '{uri}'") == ["one"]
     assert error_code(lambda: names("datasets.name > 'a'")) == "INVALID_PARAMETER_VALUE"
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(client.tracking_uri)  # the fluent route, as MLFLOW_TRACKING_URI
-    try:
+    # the fluent route, as with MLFLOW_TRACKING_URI (set_tracking_uri sets that variable for
+    # the whole process: this restores both the URI and the variable)
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(client.tracking_uri):
         frame = mlflow.search_runs(["0"], "datasets.context = 'training'")
-        assert list(frame["tags.mlflow.runName"]) == ["both"]
-    finally:
-        mlflow.set_tracking_uri(previous)
+    assert list(frame["tags.mlflow.runName"]) == ["both"]
     inputs = client.get_run(both).inputs.dataset_inputs
     assert sorted((d.dataset.name, d.dataset.digest) for d in inputs) == \
         sorted([("train", train.digest), ("eval", evaluation.digest)])
