@@ -5,7 +5,9 @@
 - `mlflow.search_runs` with a filter over 10,000 runs, the same code on both stores;
 - `ledger import` of the 10,000-run sqlite store (runs per second).
 
-    python bench/bench_mlflow.py [--runs 1000] [--search-runs 10000]
+    python bench/bench_mlflow.py [--runs 1000] [--search-runs 10000] [--quick]
+
+(--quick: 200 runs and a 2,000-run search, a few minutes instead of half an hour.)
 """
 
 from __future__ import annotations
@@ -75,7 +77,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--search-runs", type=int, default=10_000)
+    ap.add_argument("--quick", action="store_true", help="200 runs, a 2,000-run search")
     args = ap.parse_args()
+    if args.quick:
+        args.runs, args.search_runs = 200, 2000
     prime_bytecode()
     rows = [("measure", "ledger", "MLflow 3 (sqlite)", "ratio")]
 

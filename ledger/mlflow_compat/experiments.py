@@ -126,6 +126,16 @@ def get(lg: Ledger, exp_id: str | int) -> Experiment:
     return found
 
 
+def for_new_run(lg: Ledger, exp_id: str | int) -> Experiment:
+    """The experiment a new run goes into: from the experiments document alone when it records
+    the experiment (creating a run need not read the run table), else as `get`."""
+    name = experiment_name(exp_id)
+    rec = _read(lg).get(name)
+    if rec is None and name == names.DEFAULT_EXPERIMENT:
+        rec = {"created": 0}
+    return get(lg, exp_id) if rec is None else _entity(lg, name, rec)
+
+
 def create(lg: Ledger, name: str, tags: dict[str, Any] | None = None) -> str:
     """Record a new experiment; its id. An existing name is an error, as in MLflow."""
     name = names.check_experiment(name)
