@@ -153,6 +153,29 @@ def create(lg: Ledger, name: str, tags: dict[str, Any] | None = None) -> str:
     return experiment_id(name)
 
 
+def record(lg: Ledger, name: str, tags: dict[str, Any] | None = None,
+           deleted: bool = False) -> None:
+    """Have the experiment recorded, with these tags (deleted, if so), whether or not it
+    exists: one compare-and-swap, none when nothing changes (`ledger import`; no run table
+    is read to find out whether it exists)."""
+    name = names.check_experiment(name)
+    checked = {names.check_key(k, "tag key"): names.tag_value(v)
+               for k, v in (tags or {}).items()}
+    if name == names.DEFAULT_EXPERIMENT:
+        if deleted:
+            raise InvalidInputError("the default experiment cannot be deleted")
+        if not checked:
+            return  # it always exists
+
+    def edit(doc: dict[str, Any]) -> None:
+        rec = doc.setdefault(name, {"created": now_ms(), "tags": {}})
+        rec.setdefault("tags", {}).update(checked)
+        if deleted:
+            rec["deleted"] = True
+
+    _change(lg, edit)
+
+
 def ensure(lg: Ledger, name: str) -> Experiment:
     """The experiment of this name, created when missing (MLflow's `set_experiment`)."""
     found = get_by_name(lg, name)

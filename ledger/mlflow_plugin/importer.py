@@ -92,13 +92,8 @@ def import_store(tracking_uri: str, repo: str | os.PathLike[str] | Ledger | None
 
 def _import_experiment(lg: Ledger, exp: Any, name: str) -> None:
     tags = {k: v for k, v in exp.tags.items() if not k.startswith("mlflow.")}
-    if experiments.get_by_name(lg, name) is None and name != names.DEFAULT_EXPERIMENT:
-        experiments.create(lg, name, tags)
-    else:
-        for key, value in tags.items():
-            experiments.set_tag(lg, mlflow_tags.experiment_id(name), key, value)
-    if exp.lifecycle_stage == "deleted":
-        experiments.set_deleted(lg, mlflow_tags.experiment_id(name), True)
+    deleted = exp.lifecycle_stage == "deleted" and name != names.DEFAULT_EXPERIMENT
+    experiments.record(lg, name, tags, deleted)
 
 
 def _record(run: Any, exp_name: str) -> RunRecord:
