@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_ledger
+
 PKG = Path(__file__).resolve().parent.parent / "ledger"
 
 # Each room of the package and the rooms it may import (besides itself). Dependencies point
@@ -238,3 +240,19 @@ def test_only_the_run_store_moves_the_runs_ref() -> None:
                     and any(isinstance(a, ast.Name) and a.id == "RUNS_REF" for a in node.args)):
                 movers.append(module_name(path))
     assert movers == ["ledger.runs.store"], movers
+
+
+def test_cli_read_path_does_not_import_pandas(repo: Path) -> None:
+    # pyarrow imports pandas at its first conversion when pandas is installed (query/lean.py)
+    assert run_ledger("log", "-p", "a=1", "-m", "m=2", cwd=repo).code == 0
+    code = ("import sys\nfrom ledger import cli\ntry:\n    cli.main(sys.argv[1:])\n"
+            "except SystemExit:\n    pass\n"
+            "sys.stderr.write('PANDAS=' + str('pandas' in sys.modules))\n"
+            "import pandas, pyarrow\n"
+            "t = pyarrow.Table.from_pandas(pandas.DataFrame({'x': [1]}))\n"
+            "sys.stderr.write(' BACK=' + str(t.to_pandas()['x'][0]))\n")
+    for args in (["runs", "--where", "metrics.m > 1", "--format", "csv"], ["runs"]):
+        proc = subprocess.run([sys.executable, "-c", code, *args], cwd=repo,
+                              capture_output=True, text=True)
+        assert "PANDAS=False BACK=1" in proc.stderr, proc.stderr
+        assert "1" in proc.stdout

@@ -117,6 +117,7 @@ def exec_(repo: str | None, experiment: str | None, name: str | None, tags: tupl
 @click.argument("run_id")
 def show(repo: str | None, fmt: str | None, run_id: str) -> None:
     """One run: info, params, latest metrics, tags, source, inputs, artifacts."""
+    without_pandas()
     click.echo(render.record(open_ledger(repo).get_run(run_id).to_dict(), fmt_of(fmt)))
 
 
@@ -131,6 +132,7 @@ def show(repo: str | None, fmt: str | None, run_id: str) -> None:
 def runs(repo: str | None, fmt: str | None, experiment: str | None, where: str | None,
          order_by: tuple[str, ...], limit: int | None, include_deleted: bool) -> None:
     """List runs, newest first."""
+    without_pandas()
     fmt = fmt_of(fmt)
     lg = open_ledger(repo)
     if fmt == "json":
@@ -142,6 +144,13 @@ def runs(repo: str | None, fmt: str | None, experiment: str | None, where: str |
     columns = [c for c in tbl.column_names if fmt == "csv" or c not in ("user", "source.commit")]
     click.echo(render.rows(tbl.to_pylist(), columns, fmt))
     warn_damaged(lg)
+
+
+def without_pandas() -> None:
+    """Read commands never hand pandas objects to pyarrow: spare its import (query/lean.py)."""
+    from ledger.query.lean import arrow_without_pandas
+
+    arrow_without_pandas()
 
 
 def warn_damaged(lg: Any) -> None:
@@ -159,6 +168,7 @@ def warn_damaged(lg: Any) -> None:
 def metrics(repo: str | None, fmt: str | None, args: tuple[str, ...],
             keys: tuple[str, ...]) -> None:
     """Metric histories of one or more runs (a last argument that is no run is a KEY)."""
+    without_pandas()
     lg = open_ledger(repo)
     runs, key = lg.split_runs_and_key(args)
     table = lg.get_metric_history(runs, keys=[*keys, *([key] if key else [])] or None)

@@ -8,8 +8,11 @@ The notes live on ``refs/notes/ledger`` (never the user's ``refs/notes/commits``
 
 A note is a set of lines, one per run, sorted; adding is a union, so the notes of two clones
 never conflict: each clone writes the notes of the runs it commits or pulls, from the runs
-themselves. The notes tree fans out as ``ab/cdef…`` (as git does for many notes), so adding a
-note rewrites two trees whatever the number of notes (P4).
+themselves (the notes ref is local: it is derived, never pushed). The notes tree fans out as
+``ab/cdef…`` (as git does for many notes), so adding a note rewrites two trees whatever the
+number of notes (P4). A note lists at most NOTE_RUNS runs, then one line saying how to list the
+rest: a sweep of 10,000 runs from one commit neither grows one blob without bound nor writes a
+notes commit per run once its note is full.
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ if TYPE_CHECKING:
     from ledger.runs.store import RunStore
 
 NOTES_REF = b"refs/notes/ledger"
+
+
+NOTE_RUNS = 20
+
+
+def more_line(commit: str) -> str:
+    return f"… more runs: ledger runs --where \"source.commit = '{commit}'\""
 
 
 def note_line(record: RunRecord) -> str:
@@ -59,7 +69,7 @@ def prepare(store: RunStore, records: Iterable[RunRecord], old: bytes | None
     for record in records:
         commit = (record.source or {}).get("commit")
         # a run imported from elsewhere may name a commit this repository lacks: no note
-        if isinstance(commit, str) and len(commit) == 40 and commit.encode() in objects:
+        if isinstance(commit, str) and len(commit) == 40 and store.has_commit(commit):
             wanted.setdefault(commit, set()).add(note_line(record))
     if not wanted:
         return None
@@ -74,9 +84,13 @@ def prepare(store: RunStore, records: Iterable[RunRecord], old: bytes | None
             if entry is not None:
                 changes[commit] = None
         have = set(objects.blob_bytes(entry[1]).decode().splitlines()) if entry else set()
-        if lines <= have:
+        more = more_line(commit)
+        if lines <= have or more in have:
             continue
-        note = blob(("\n".join(sorted(have | lines)) + "\n").encode())
+        listed = sorted(have | lines)
+        if len(listed) > NOTE_RUNS:
+            listed = listed[:NOTE_RUNS] + [more]
+        note = blob(("\n".join(listed) + "\n").encode())
         out.append(note)
         changes[path] = (FILE_MODE, note.id)
     if not changes:

@@ -102,6 +102,7 @@ class RunStore:
         self.objects = ObjectStore(gitdir.objects_dir)
         self.refs = Refs(gitdir.common_dir)
         self._noted: set[str] = set()  # runs this handle has put in the git notes
+        self._commits: set[str] = set()  # source commits found in the repository
         self._queue: list[_Ticket] = []  # updates waiting for the next group commit
         self._queue_lock = threading.Lock()
         self._committer = threading.Lock()  # one committing thread at a time
@@ -302,6 +303,16 @@ class RunStore:
             root = self.root(self.head())
             notes.add(self, [f.record for r in run_ids if (f := self.load(root, r)) is not None])
         self._noted.update(run_ids)
+
+    def has_commit(self, sha: str) -> bool:
+        """Whether the repository has this (source) commit; found ones are remembered, as a
+        lookup scans every pack index and a sweep asks about the same commit each run."""
+        if sha in self._commits:
+            return True
+        if sha.encode() in self.objects:
+            self._commits.add(sha)
+            return True
+        return False
 
     def note_runs(self, run_ids: Iterable[str], head: bytes | None) -> None:
         """Each run adds itself once to the git note of its source commit (runs/notes.py);

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ledger.api import Ledger
+from ledger.runs import notes
 from tests.conftest import git, run_ledger
 from tests.projects.project_support import exec_run, training_repo
 
@@ -65,3 +66,18 @@ def test_runs_appear_in_git_log_and_the_users_notes_stay(repo: Path, tmp_path: P
     shown = git(repo, "log", "--notes=ledger", "-1", "--format=%N").stdout
     assert all(f"run {r} " in shown for r in (first, second, theirs))
     assert git(repo, "log", "-1", "--format=%N").stdout.strip() == "my own note"
+
+
+def test_a_note_lists_its_first_runs_then_how_to_list_them_all(repo: Path) -> None:
+    lg = Ledger(repo)
+    ids = [lg.log_run(metrics=[("a", float(i), 0)]) for i in range(notes.NOTE_RUNS + 5)]
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
+    lines = git(repo, "log", "--notes=ledger", "-1", "--format=%N").stdout.strip().splitlines()
+    assert lines[:-1] == sorted(lines[:-1]) and len(lines) == notes.NOTE_RUNS + 1
+    assert lines[-1] == notes.more_line(head)
+    notes_head = git(repo, "rev-parse", notes.NOTES_REF.decode()).stdout
+    lg.log_run(metrics=[("a", 0.0, 0)])  # a full note is left alone: no notes commit at all
+    assert git(repo, "rev-parse", notes.NOTES_REF.decode()).stdout == notes_head
+    where = lines[-1].split("--where ")[1].strip('"')
+    listed = run_ledger("runs", "--where", where, "--format", "json", cwd=repo).out
+    assert {r["id"] for r in json.loads(listed)} >= set(ids)
