@@ -73,14 +73,25 @@ def run_entity(run: LedgerRun, artifact_uri: str) -> Run:
 
 class _Data(RunData):
     """MLflow's RunData from the dicts it keeps: its constructor takes a Param and a RunTag
-    object per key only to turn them back into dicts, most of a search's cost per run."""
+    object per key only to turn them back into dicts, most of a search's cost per run. The
+    Metric objects (read only by its proto form) are made when first asked for."""
 
     def __init__(self, metrics: dict[str, float], params: dict[str, str],
                  tags: dict[str, str]) -> None:
-        self._metric_objs = [Metric(k, v, 0, 0) for k, v in metrics.items()]
         self._metrics = metrics
         self._params = params
         self._tags = tags
+        self._made: list[Metric] | None = None
+
+    @property
+    def _metric_objs(self) -> list[Metric]:  # type: ignore[override]
+        if self._made is None:
+            self._made = [Metric(k, v, 0, 0) for k, v in self._metrics.items()]
+        return self._made
+
+    @classmethod
+    def _properties(cls) -> list[str]:
+        return RunData._properties()  # what repr and iteration show: RunData's own
 
 
 def row_entity(row: dict[str, Any]) -> Run:
