@@ -4,8 +4,11 @@ for the real `ledger` command in a separate process."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -130,3 +133,84 @@ def kill_group(proc: subprocess.Popen[Any]) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"process group {proc.pid} still alive after SIGKILL")
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago (for servers that cannot take port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A server in its own process on 127.0.0.1."""
+
+    proc: subprocess.Popen[str]
+    url: str  # http://127.0.0.1:PORT
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+
+def start_server(args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+                 *, port: int | None = None, ready_path: str | None = None,
+                 timeout: float = 120) -> Server:
+    """Start a server process on 127.0.0.1 and wait until it accepts connections (and, with
+    `ready_path`, until GET `ready_path` answers 200).
+
+    With `port` the caller chose the port, and the server's output is dropped; without it the
+    server chose one and says `… http://127.0.0.1:PORT …` in the first line it writes to stderr.
+    `env` is the whole environment (default: this process's); this worktree comes first on
+    PYTHONPATH, as module- and session-scoped callers run before the per-test environment."""
+    base = os.environ if env is None else env
+    full_env = {**base, "PYTHONPATH": os.pathsep.join([str(ROOT), base.get("PYTHONPATH", "")])}
+    quiet = subprocess.DEVNULL if port is not None else None
+    proc = subprocess.Popen(args, cwd=cwd, env=full_env, text=True, stdout=quiet,
+                            stderr=quiet or subprocess.PIPE)
+    if port is None:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        found = re.search(r"http://127\.0\.0\.1:\d+", line)
+        if not found:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"{args} did not start: {line}{proc.stderr.read()}")
+        server = Server(proc, found.group(0))
+    else:
+        server = Server(proc, f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + timeout
+    while not _answers(server, ready_path):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_server(server)
+            raise AssertionError(f"{args} never answered on {server.url}")
+        time.sleep(0.05)
+    return server
+
+
+def _answers(server: Server, path: str | None) -> bool:
+    try:
+        if path is None:
+            socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+            return True
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        try:
+            conn.request("GET", path)
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
+    except OSError:
+        return False
+
+
+def stop_server(server: Server) -> None:
+    """SIGTERM, and SIGKILL if it has not stopped within 30 s."""
+    server.proc.send_signal(signal.SIGTERM)
+    try:
+        server.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait()
+    if server.proc.stderr is not None:
+        server.proc.stderr.close()

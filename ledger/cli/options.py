@@ -59,3 +59,11 @@ def split_artifact(text: str) -> tuple[str, str | None]:
         return text, None
     src, _, dest = text.rpartition(":")
     return src, dest or None
+
+
+def without_pandas() -> None:
+    """For commands that never hand pandas objects to pyarrow (listings, the UI): spare
+    pandas' import, which pyarrow does at its first conversion (query/lean.py)."""
+    from ledger.query.lean import arrow_without_pandas
+
+    arrow_without_pandas()

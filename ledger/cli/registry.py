@@ -65,13 +65,16 @@ def register(repo: str | None, name: str, run_id: str, path: str | None, version
     click.echo(done.tag)
 
 
+def stage_arguments(fn: F) -> F:
+    """NAME VERSION STAGE, -m and --sign (and --repo): what promote and demote take."""
+    for decorate in (sign_option, message_option, click.argument("stage"),
+                     click.argument("version"), click.argument("name"), repo_option):
+        fn = decorate(fn)
+    return fn
+
+
 @model.command()
-@repo_option
-@click.argument("name")
-@click.argument("version")
-@click.argument("stage")
-@message_option
-@sign_option
+@stage_arguments
 def promote(repo: str | None, name: str, version: str, stage: str, message: str | None,
             sign: bool | None) -> None:
     """Assign STAGE to a version (tag NAME#STAGE#N); prints the tag."""
@@ -81,12 +84,7 @@ def promote(repo: str | None, name: str, version: str, stage: str, message: str 
 
 
 @model.command()
-@repo_option
-@click.argument("name")
-@click.argument("version")
-@click.argument("stage")
-@message_option
-@sign_option
+@stage_arguments
 def demote(repo: str | None, name: str, version: str, stage: str, message: str | None,
            sign: bool | None) -> None:
     """Take STAGE away from a version (tag NAME#STAGE!#N); prints the tag."""

@@ -19,6 +19,7 @@ from ledger.cli.options import (
     pairs_list,
     repo_option,
     split_artifact,
+    without_pandas,
 )
 from ledger.names import RUNS_REF
 
@@ -144,13 +145,6 @@ def runs(repo: str | None, fmt: str | None, experiment: str | None, where: str |
     columns = [c for c in tbl.column_names if fmt == "csv" or c not in ("user", "source.commit")]
     click.echo(render.rows(tbl.to_pylist(), columns, fmt))
     warn_damaged(lg)
-
-
-def without_pandas() -> None:
-    """Read commands never hand pandas objects to pyarrow: spare its import (query/lean.py)."""
-    from ledger.query.lean import arrow_without_pandas
-
-    arrow_without_pandas()
 
 
 def warn_damaged(lg: Any) -> None:

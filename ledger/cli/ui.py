@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ledger.cli.options import open_ledger, repo_option
+from ledger.cli.options import open_ledger, repo_option, without_pandas
 
 
 @click.command()
@@ -18,6 +18,7 @@ def ui(repo: str | None, host: str, port: int, read_only: bool) -> None:
     """Serve a web UI: runs, charts, comparisons, the model registry, the audit log."""
     from ledger.errors import LedgerError
 
+    without_pandas()  # the UI reads Arrow tables and Parquet, never DataFrames
     try:
         from ledger.serve.server import bind, run
         from ledger.serve.ui.app import create_app

@@ -6,25 +6,29 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from ledger.models.env import version_of
-from ledger.models.flavor import ModelInfo, Predictor, finish, load_native, new_folder
-from ledger.models.flavor import log_model as log_model_with
+from ledger.models.flavor import Flavor, LogOptions, ModelInfo, Predictor, SaveOptions, Written
 from ledger.models.mlmodel import Model
-from ledger.models.signature import ModelSignature
-
-FLAVOR = "lightgbm"
 
 
-def save_model(lgb_model: Any, path: str | os.PathLike[str], *,
-               signature: ModelSignature | None = None, input_example: Any = None,
-               pip_requirements: list[str] | None = None,
-               metadata: dict[str, Any] | None = None) -> Model:
+def save_model(lgb_model: Any, path: str | os.PathLike[str],
+               **kwargs: Unpack[SaveOptions]) -> Model:
     """Write a ``lightgbm.Booster`` or an ``LGBMModel`` into a new folder."""
+    return FLAVOR.save(lgb_model, path, **kwargs)
+
+
+def log_model(lgb_model: Any, name: str | None = None,
+              **kwargs: Unpack[LogOptions]) -> ModelInfo:
+    """Save a ``lightgbm.Booster`` or an ``LGBMModel`` and log it as artifacts ``NAME/`` of the
+    active run (of ``repo``'s, an open ``Ledger``)."""
+    return FLAVOR.log(lgb_model, name, **kwargs)
+
+
+def _write(lgb_model: Any, folder: Path) -> Written:
     import lightgbm as lgb
 
-    folder = new_folder(path)
     if isinstance(lgb_model, lgb.Booster):
         data = "model.lgb"
         lgb_model.save_model(str(folder / data))
@@ -37,22 +41,8 @@ def save_model(lgb_model: Any, path: str | os.PathLike[str], *,
             cloudpickle.dump(lgb_model, f)
         libraries = ["lightgbm", "cloudpickle"]
     cls = type(lgb_model)
-    model = Model().add_flavor(FLAVOR, lgb_version=version_of("lightgbm"), data=data,
-                               model_class=f"{cls.__module__}.{cls.__name__}", code=None)
-    return finish(folder, model, loader_module="mlflow.lightgbm", data_key="data", data=data,
-                  libraries=libraries, extra_requirements=pip_requirements,
-                  signature=signature, input_example=input_example, metadata=metadata)
-
-
-def log_model(lgb_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any) -> ModelInfo:
-    return log_model_with(save_model, lgb_model, name, artifact_path, registered_model_name,
-                          **kwargs)
-
-
-
-def load_model(model_uri: str | os.PathLike[str], repo: Any = None) -> Any:
-    return load_native(model_uri, repo, FLAVOR, _load)
+    return Written({"lgb_version": version_of("lightgbm"), "data": data,
+                    "model_class": f"{cls.__module__}.{cls.__name__}"}, data, libraries)
 
 
 def _load(folder: Path, conf: dict[str, Any]) -> Any:
@@ -69,5 +59,9 @@ def _load(folder: Path, conf: dict[str, Any]) -> Any:
     return lgb.Booster(model_file=str(path))
 
 
+FLAVOR = Flavor("lightgbm", "mlflow.lightgbm", "data", _write, _load)
+load_model = FLAVOR.load
+
+
 def load_pyfunc(folder: Path, metadata: Model) -> Predictor:
-    return Predictor(_load(folder, metadata.flavor(FLAVOR)))
+    return Predictor(FLAVOR.native(folder, metadata))

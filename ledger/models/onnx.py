@@ -5,50 +5,45 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from ledger.models.env import version_of
-from ledger.models.flavor import ModelInfo, finish, load_native, new_folder
-from ledger.models.flavor import log_model as log_model_with
+from ledger.models.flavor import Flavor, LogOptions, ModelInfo, SaveOptions, Written
 from ledger.models.mlmodel import Model
-from ledger.models.signature import ModelSignature
 
-FLAVOR = "onnx"
 MODEL_FILE = "model.onnx"
 _PROVIDERS = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
-def save_model(onnx_model: Any, path: str | os.PathLike[str], *,
-               signature: ModelSignature | None = None, input_example: Any = None,
-               pip_requirements: list[str] | None = None,
-               metadata: dict[str, Any] | None = None) -> Model:
+def save_model(onnx_model: Any, path: str | os.PathLike[str],
+               **kwargs: Unpack[SaveOptions]) -> Model:
     """Write an ``onnx.ModelProto`` into a new folder."""
+    return FLAVOR.save(onnx_model, path, **kwargs)
+
+
+def log_model(onnx_model: Any, name: str | None = None,
+              **kwargs: Unpack[LogOptions]) -> ModelInfo:
+    """Save an ``onnx.ModelProto`` and log it as artifacts ``NAME/`` of the active run (of
+    ``repo``'s, an open ``Ledger``)."""
+    return FLAVOR.log(onnx_model, name, **kwargs)
+
+
+def _write(onnx_model: Any, folder: Path) -> Written:
     import onnx
 
-    folder = new_folder(path)
     onnx.save_model(onnx_model, str(folder / MODEL_FILE))
-    model = Model().add_flavor(FLAVOR, onnx_version=version_of("onnx"), data=MODEL_FILE,
-                               providers=_PROVIDERS, code=None)
-    return finish(folder, model, loader_module="mlflow.onnx", data_key="data", data=MODEL_FILE,
-                  libraries=["onnx", "onnxruntime"], extra_requirements=pip_requirements,
-                  signature=signature, input_example=input_example, metadata=metadata)
-
-
-def log_model(onnx_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any) -> ModelInfo:
-    return log_model_with(save_model, onnx_model, name, artifact_path, registered_model_name,
-                          **kwargs)
-
-
-def load_model(model_uri: str | os.PathLike[str], repo: Any = None) -> Any:
-    """The ``onnx.ModelProto``."""
-    return load_native(model_uri, repo, FLAVOR, _load)
+    return Written({"onnx_version": version_of("onnx"), "data": MODEL_FILE,
+                    "providers": _PROVIDERS}, MODEL_FILE, ["onnx", "onnxruntime"])
 
 
 def _load(folder: Path, conf: dict[str, Any]) -> Any:
     import onnx
 
     return onnx.load(str(folder / conf.get("data", MODEL_FILE)))
+
+
+FLAVOR = Flavor("onnx", "mlflow.onnx", "data", _write, _load)
+load_model = FLAVOR.load  # the onnx.ModelProto
 
 
 class _Session:
@@ -87,6 +82,6 @@ def _numpy_type(onnx_type: str) -> str:
 
 
 def load_pyfunc(folder: Path, metadata: Model) -> _Session:
-    conf = metadata.flavor(FLAVOR)
+    conf = metadata.flavor(FLAVOR.name)
     return _Session(folder / str(conf.get("data", MODEL_FILE)),
                     list(conf.get("providers") or _PROVIDERS))

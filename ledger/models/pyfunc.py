@@ -209,7 +209,8 @@ def save_model(path: str | os.PathLike[str], python_model: Any, *,
 def log_model(name: str | None = None, python_model: Any = None, *,
               artifact_path: str | None = None, registered_model_name: str | None = None,
               **kwargs: Any) -> ModelInfo:
-    """Save a custom Python model and log it into the active run (see :func:`save_model`)."""
+    """Save a custom Python model and log it into the active run (see :func:`save_model`;
+    ``repo=`` an open ``Ledger``: its active run)."""
     return _log(_save_python_model, python_model, name, artifact_path, registered_model_name,
                 **kwargs)
 

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from ledger.models.env import version_of
-from ledger.models.flavor import ModelInfo, finish, load_native, new_folder
-from ledger.models.flavor import log_model as log_model_with
+from ledger.models.flavor import Flavor, LogOptions, ModelInfo, SaveOptions, Written
 from ledger.models.mlmodel import Model
-from ledger.models.signature import ModelSignature
 
-FLAVOR = "pytorch"
 DATA = "data"
 MODEL_FILE = "model.pth"
 PICKLE_INFO = "pickle_module_info.txt"
@@ -23,36 +20,30 @@ PICKLE_INFO = "pickle_module_info.txt"
 PICKLE_MODULE = "mlflow.pytorch.pickle_module"
 
 
-def save_model(pytorch_model: Any, path: str | os.PathLike[str], *,
-               signature: ModelSignature | None = None, input_example: Any = None,
-               pip_requirements: list[str] | None = None,
-               metadata: dict[str, Any] | None = None) -> Model:
+def save_model(pytorch_model: Any, path: str | os.PathLike[str],
+               **kwargs: Unpack[SaveOptions]) -> Model:
     """Write a ``torch.nn.Module`` into a new folder."""
+    return FLAVOR.save(pytorch_model, path, **kwargs)
+
+
+def log_model(pytorch_model: Any, name: str | None = None,
+              **kwargs: Unpack[LogOptions]) -> ModelInfo:
+    """Save a ``torch.nn.Module`` and log it as artifacts ``NAME/`` of the active run (of
+    ``repo``'s, an open ``Ledger``)."""
+    return FLAVOR.log(pytorch_model, name, **kwargs)
+
+
+def _write(pytorch_model: Any, folder: Path) -> Written:
     import cloudpickle
     import torch
 
-    folder = new_folder(path)
     data = folder / DATA
     data.mkdir()
     (data / PICKLE_INFO).write_text(PICKLE_MODULE, encoding="utf-8")
     torch.save(pytorch_model, data / MODEL_FILE, pickle_module=cloudpickle)
-    model = Model().add_flavor(FLAVOR, model_data=DATA, pytorch_version=version_of("torch"),
-                               code=None)
-    return finish(folder, model, loader_module="mlflow.pytorch", data_key="data", data=DATA,
-                  pickle_module_name=PICKLE_MODULE, model_config={"device": None},
-                  libraries=["torch", "cloudpickle"], extra_requirements=pip_requirements,
-                  signature=signature, input_example=input_example, metadata=metadata)
-
-
-def log_model(pytorch_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any) -> ModelInfo:
-    return log_model_with(save_model, pytorch_model, name, artifact_path, registered_model_name,
-                          **kwargs)
-
-
-
-def load_model(model_uri: str | os.PathLike[str], repo: Any = None) -> Any:
-    return load_native(model_uri, repo, FLAVOR, _load)
+    return Written({"model_data": DATA, "pytorch_version": version_of("torch")}, DATA,
+                   ["torch", "cloudpickle"],
+                   {"pickle_module_name": PICKLE_MODULE, "model_config": {"device": None}})
 
 
 def _load(folder: Path, conf: dict[str, Any]) -> Any:
@@ -72,6 +63,10 @@ def _load(folder: Path, conf: dict[str, Any]) -> Any:
     return model
 
 
+FLAVOR = Flavor("pytorch", "mlflow.pytorch", "data", _write, _load)
+load_model = FLAVOR.load
+
+
 class _Module:
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -89,4 +84,4 @@ class _Module:
 
 
 def load_pyfunc(folder: Path, metadata: Model) -> _Module:
-    return _Module(_load(folder, metadata.flavor(FLAVOR)))
+    return _Module(FLAVOR.native(folder, metadata))

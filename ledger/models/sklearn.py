@@ -9,51 +9,39 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from ledger.errors import ModelError
 from ledger.models.env import version_of
-from ledger.models.flavor import ModelInfo, Predictor, finish, load_native, new_folder
-from ledger.models.flavor import log_model as log_model_with
+from ledger.models.flavor import Flavor, LogOptions, ModelInfo, Predictor, SaveOptions, Written
 from ledger.models.mlmodel import PYFUNC, Model
-from ledger.models.signature import ModelSignature
 
-FLAVOR = "sklearn"
 MODEL_FILE = "model.pkl"
 
 
-def save_model(sk_model: Any, path: str | os.PathLike[str], *,
-               signature: ModelSignature | None = None, input_example: Any = None,
-               pip_requirements: list[str] | None = None, pyfunc_predict_fn: str = "predict",
-               metadata: dict[str, Any] | None = None) -> Model:
+def save_model(sk_model: Any, path: str | os.PathLike[str], *, pyfunc_predict_fn: str = "predict",
+               **kwargs: Unpack[SaveOptions]) -> Model:
     """Write ``sk_model`` into a new model folder ``path``."""
+    return FLAVOR.save(sk_model, path, pyfunc_predict_fn=pyfunc_predict_fn, **kwargs)
+
+
+def log_model(sk_model: Any, name: str | None = None, *, pyfunc_predict_fn: str = "predict",
+              **kwargs: Unpack[LogOptions]) -> ModelInfo:
+    """Save ``sk_model`` and log it as artifacts ``NAME/`` of the active run (of ``repo``'s,
+    an open ``Ledger``)."""
+    return FLAVOR.log(sk_model, name, pyfunc_predict_fn=pyfunc_predict_fn, **kwargs)
+
+
+def _write(sk_model: Any, folder: Path, *, pyfunc_predict_fn: str = "predict") -> Written:
     import cloudpickle
 
     if not hasattr(sk_model, pyfunc_predict_fn):
         raise ModelError(f"the model has no {pyfunc_predict_fn}() method")
-    folder = new_folder(path)
     with open(folder / MODEL_FILE, "wb") as f:
         cloudpickle.dump(sk_model, f)
-    model = Model().add_flavor(FLAVOR, pickled_model=MODEL_FILE,
-                               sklearn_version=version_of("scikit-learn"),
-                               serialization_format="cloudpickle", code=None)
-    return finish(folder, model, loader_module="mlflow.sklearn", data_key="model_path",
-                  data=MODEL_FILE, predict_fn=pyfunc_predict_fn,
-                  libraries=["scikit-learn", "cloudpickle"], extra_requirements=pip_requirements,
-                  signature=signature, input_example=input_example, metadata=metadata)
-
-
-def log_model(sk_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any) -> ModelInfo:
-    """Save ``sk_model`` and log it as artifacts ``NAME/`` of the active run."""
-    return log_model_with(save_model, sk_model, name, artifact_path, registered_model_name,
-                          **kwargs)
-
-
-
-def load_model(model_uri: str | os.PathLike[str], repo: Any = None) -> Any:
-    """The estimator of a model folder, ``runs:/`` or ``models:/`` URI."""
-    return load_native(model_uri, repo, FLAVOR, _load)
+    return Written({"pickled_model": MODEL_FILE, "sklearn_version": version_of("scikit-learn"),
+                    "serialization_format": "cloudpickle"}, MODEL_FILE,
+                   ["scikit-learn", "cloudpickle"], {"predict_fn": pyfunc_predict_fn})
 
 
 def _load(folder: Path, conf: dict[str, Any]) -> Any:
@@ -74,9 +62,13 @@ def _load(folder: Path, conf: dict[str, Any]) -> Any:
         return cloudpickle.load(f)
 
 
+FLAVOR = Flavor("sklearn", "mlflow.sklearn", "model_path", _write, _load)
+load_model = FLAVOR.load
+
+
 def load_pyfunc(folder: Path, metadata: Model) -> Predictor:
     predict_fn = str(metadata.flavors.get(PYFUNC, {}).get("predict_fn") or "predict")
-    return Predictor(_load(folder, metadata.flavor(FLAVOR)), predict_fn)
+    return Predictor(FLAVOR.native(folder, metadata), predict_fn)
 
 
 def autolog(**kwargs: Any) -> None:

@@ -6,43 +6,33 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from ledger.models.env import version_of
-from ledger.models.flavor import ModelInfo, Predictor, finish, load_native, new_folder
-from ledger.models.flavor import log_model as log_model_with
+from ledger.models.flavor import Flavor, LogOptions, ModelInfo, Predictor, SaveOptions, Written
 from ledger.models.mlmodel import Model
-from ledger.models.signature import ModelSignature
-
-FLAVOR = "xgboost"
 
 
 def save_model(xgb_model: Any, path: str | os.PathLike[str], *, model_format: str = "ubj",
-               signature: ModelSignature | None = None, input_example: Any = None,
-               pip_requirements: list[str] | None = None,
-               metadata: dict[str, Any] | None = None) -> Model:
+               **kwargs: Unpack[SaveOptions]) -> Model:
     """Write a ``Booster`` or an ``XGBModel`` (XGBClassifier, ...) into a new folder."""
-    folder = new_folder(path)
+    return FLAVOR.save(xgb_model, path, model_format=model_format, **kwargs)
+
+
+def log_model(xgb_model: Any, name: str | None = None, *, model_format: str = "ubj",
+              **kwargs: Unpack[LogOptions]) -> ModelInfo:
+    """Save a ``Booster`` or an ``XGBModel`` and log it as artifacts ``NAME/`` of the active run
+    (of ``repo``'s, an open ``Ledger``)."""
+    return FLAVOR.log(xgb_model, name, model_format=model_format, **kwargs)
+
+
+def _write(xgb_model: Any, folder: Path, *, model_format: str = "ubj") -> Written:
     data = f"model.{model_format}"
     xgb_model.save_model(str(folder / data))
     cls = type(xgb_model)
-    model = Model().add_flavor(FLAVOR, xgb_version=version_of("xgboost"), data=data,
-                               model_class=f"{cls.__module__}.{cls.__name__}",
-                               model_format=model_format, code=None)
-    return finish(folder, model, loader_module="mlflow.xgboost", data_key="data", data=data,
-                  libraries=["xgboost"], extra_requirements=pip_requirements,
-                  signature=signature, input_example=input_example, metadata=metadata)
-
-
-def log_model(xgb_model: Any, name: str | None = None, *, artifact_path: str | None = None,
-              registered_model_name: str | None = None, **kwargs: Any) -> ModelInfo:
-    return log_model_with(save_model, xgb_model, name, artifact_path, registered_model_name,
-                          **kwargs)
-
-
-
-def load_model(model_uri: str | os.PathLike[str], repo: Any = None) -> Any:
-    return load_native(model_uri, repo, FLAVOR, _load)
+    return Written({"xgb_version": version_of("xgboost"), "data": data,
+                    "model_class": f"{cls.__module__}.{cls.__name__}",
+                    "model_format": model_format}, data, ["xgboost"])
 
 
 def _load(folder: Path, conf: dict[str, Any]) -> Any:
@@ -53,10 +43,14 @@ def _load(folder: Path, conf: dict[str, Any]) -> Any:
     return model
 
 
+FLAVOR = Flavor("xgboost", "mlflow.xgboost", "data", _write, _load)
+load_model = FLAVOR.load
+
+
 def load_pyfunc(folder: Path, metadata: Model) -> Predictor:
     import xgboost as xgb
 
-    model = _load(folder, metadata.flavor(FLAVOR))
+    model = FLAVOR.native(folder, metadata)
     if isinstance(model, xgb.Booster):
         return Predictor(model, convert=xgb.DMatrix)
     return Predictor(model)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.errors import InvalidInputError, ReproduceError
 from ledger.runs import capture
 from ledger.runs.run import Run
+from ledger.store.git import git_env
 
 if TYPE_CHECKING:
     from ledger.api import Ledger
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 TAG = "ledger.reproduces"
 DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 0.0
-_GIT_ENV = {"GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ def _patch(lg: Ledger, run: Run) -> bytes | None:
 
 def _apply(tree: Path, patch: bytes) -> None:
     proc = subprocess.run(["git", "-C", str(tree), "apply", "--binary", "--whitespace=nowarn",
-                           "-"], input=patch, capture_output=True, env={**os.environ, **_GIT_ENV},
+                           "-"], input=patch, capture_output=True, env=git_env(),
                           check=False)
     if proc.returncode != 0:
         reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -239,7 +238,7 @@ def _packages(lg: Ledger, run: Run) -> dict[str, str] | None:
 def _git(lg: Ledger, *args: str) -> subprocess.CompletedProcess[bytes]:
     where = lg.gitdir.work_tree or lg.gitdir.git_dir
     return subprocess.run(["git", "-C", str(where), "-c", "core.hooksPath=/dev/null", *args],
-                          capture_output=True, env={**os.environ, **_GIT_ENV}, check=False)
+                          capture_output=True, env=git_env(), check=False)
 
 
 def _git_ok(lg: Ledger, *args: str) -> None:

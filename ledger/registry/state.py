@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ledger.errors import RegistryLookupError
 from ledger.registry.message import parse_version_message
@@ -240,13 +241,8 @@ def _build_model(name: str, recs: list[TagRecord]) -> Model:
                     stage=p.stage,
                     assigned=p.kind is TagKind.ASSIGN,
                     version=at_commit[rec.commit].version if rec.commit in at_commit else None,
-                    commit=rec.commit,
                     counter=p.counter,
-                    tag=rec.name,
-                    tagger=rec.tagger,
-                    time=rec.time,
-                    message=rec.message,
-                    signed=rec.signed,
+                    **_told_by(rec),
                 )
             )
     model.deprecated = any(
@@ -257,6 +253,12 @@ def _build_model(name: str, recs: list[TagRecord]) -> Model:
     return model
 
 
+def _told_by(rec: TagRecord) -> dict[str, Any]:
+    """What a version or a stage event takes from its tag: commit, tag, who, when, why."""
+    return {"commit": rec.commit, "tag": rec.name, "tagger": rec.tagger, "time": rec.time,
+            "message": rec.message, "signed": rec.signed}
+
+
 def _index_versions(model: Model, events: list[TagRecord]) -> None:
     for rec in events:  # in order, so the last event of a version decides
         p = rec.parsed
@@ -264,16 +266,7 @@ def _index_versions(model: Model, events: list[TagRecord]) -> None:
             continue
         if p.kind is TagKind.REGISTER:
             model.versions[p.version] = Version(
-                model=model.name,
-                version=p.version,
-                commit=rec.commit,
-                tag=rec.name,
-                tagger=rec.tagger,
-                time=rec.time,
-                message=rec.message,
-                signed=rec.signed,
-                deregistered=False,
-            )
+                model=model.name, version=p.version, deregistered=False, **_told_by(rec))
         elif p.kind is TagKind.DEREGISTER and p.version in model.versions:
             old = model.versions[p.version]
             model.versions[p.version] = replace(old, deregistered=True)

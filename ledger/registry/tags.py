@@ -247,26 +247,17 @@ def deregistration_tag(model: str, version: SemVer | str) -> str:
 
 def assignment_tag(model: str, stage: str, counter: int) -> str:
     """``NAME#STAGE#N``: the tag that assigns a stage."""
-    return str(
-        RegistryTag(
-            TagKind.ASSIGN,
-            check_name(model),
-            stage=check_name(stage, "stage name"),
-            counter=_check_counter(counter),
-        )
-    )
+    return _stage_tag(TagKind.ASSIGN, model, stage, counter)
 
 
 def unassignment_tag(model: str, stage: str, counter: int) -> str:
     """``NAME#STAGE!#N``: the tag that unassigns a stage."""
-    return str(
-        RegistryTag(
-            TagKind.UNASSIGN,
-            check_name(model),
-            stage=check_name(stage, "stage name"),
-            counter=_check_counter(counter),
-        )
-    )
+    return _stage_tag(TagKind.UNASSIGN, model, stage, counter)
+
+
+def _stage_tag(kind: TagKind, model: str, stage: str, counter: int) -> str:
+    return str(RegistryTag(kind, check_name(model), stage=check_name(stage, "stage name"),
+                           counter=_check_counter(counter)))
 
 
 def deprecation_tag(model: str) -> str:

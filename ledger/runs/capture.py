@@ -17,11 +17,9 @@ from typing import Any
 
 from ledger.errors import InvalidInputError
 from ledger.names import check_text
+from ledger.store.git import git_env
 from ledger.store.gitdir import GitDir
 
-# variables that would point git at another repository than the one the run lands in
-_REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-             "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE")
 # source states set by seed_source, each for the next capture of its repository
 _seeded: dict[str, tuple[dict[str, Any], bytes | None]] = {}
 
@@ -30,16 +28,12 @@ def _git(gitdir: GitDir, *args: str, index: Path | None = None
          ) -> subprocess.CompletedProcess[bytes]:
     """git on exactly the repository the run lands in (never one named by the environment),
     read-only: no optional locks, and `index` (a private copy) instead of the user's index."""
-    env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
-    env.update({"GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"})
-    if index is not None:
-        env["GIT_INDEX_FILE"] = str(index)
     assert gitdir.work_tree is not None
     return subprocess.run(
         ["git", "--git-dir", str(gitdir.git_dir), "--work-tree", str(gitdir.work_tree),
          "-C", str(gitdir.work_tree), *args],
         capture_output=True,
-        env=env,  # built now: the environment as it is at this call
+        env=git_env({"GIT_INDEX_FILE": str(index)} if index is not None else None),
         check=False,
     )
 

@@ -31,10 +31,22 @@ def repo_path(repo: RepoLike) -> Path:
     return Path(os.fspath(repo))
 
 
-def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    # Read-only callers must never refresh the user's index; never prompt; stable messages.
-    env.update({"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+# variables that would point git at another repository, index or object store than the one
+# named on its command line (git sets them for hooks, which may run the ledger)
+REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE",
+            "GIT_QUARANTINE_PATH")
+
+
+def git_env(extra: Mapping[str, str] | None = None, *,
+            interactive: bool = False) -> dict[str, str]:
+    """The environment for git run on a repository it is named (``-C``, ``--git-dir``), as it
+    is at this call: none of git's repository variables; no optional locks (read-only callers
+    must never refresh the user's index); stable messages; no prompt unless ``interactive``."""
+    env = {k: v for k, v in os.environ.items() if k not in REPO_ENV}
+    env.update({"GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"})
+    if not interactive:
+        env["GIT_TERMINAL_PROMPT"] = "0"
     if extra:
         env.update(extra)
     return env

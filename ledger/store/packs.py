@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ledger.store.flock import FileLock, busy
+from ledger.store.git import git_env
 
 MAX_PACKS = 16  # the ledger's packs beyond which it merges (LEDGER_MAX_PACKS)
 LINGER_SECONDS = 0.5  # a background merge waits this long for more packs before it exits
@@ -278,8 +279,7 @@ class Packs:
             ["git", "--git-dir", str(self.objects_dir.parent), "pack-objects", "-q",
              "--non-empty", str(self.pack_dir / "pack")],
             input=stdin, capture_output=True, check=False,
-            env={**{k: v for k, v in os.environ.items() if k not in _REPO_ENV},
-                 "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"})
+            env=git_env())
         name = f"pack-{proc.stdout.decode().strip()}"
         if proc.returncode != 0 or len(name) != 45:
             return None
@@ -304,9 +304,6 @@ def max_packs() -> int:
 _children: dict[Path, int] = {}  # the merge this process started last, per repository
 _DEVNULL_STDIO = [(getattr(os, "POSIX_SPAWN_OPEN", 0), fd, os.devnull, os.O_RDWR, 0)
                   for fd in (0, 1, 2)]
-# variables that would point git at other objects than the repository's (set in hooks)
-_REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-             "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_QUARANTINE_PATH")
 
 
 def _merging(objects_dir: Path) -> bool:

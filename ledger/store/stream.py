@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 from ledger.errors import LedgerError
 from ledger.store.files import replacing
+from ledger.store.git import git_env
 
 CHUNK = 1 << 20
 STREAM_ABOVE = 4 * CHUNK  # smaller files are read whole (and may share one pack)
@@ -68,7 +69,7 @@ def blobs(git_dir: Path, shas: Iterable[bytes]) -> Iterator[Iterator[tuple[bytes
     proc = subprocess.Popen(
         ["git", "--git-dir", str(git_dir), "cat-file", "--batch"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+        env=git_env())
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(b"".join(s + b"\n" for s in wanted))
     proc.stdin.close()

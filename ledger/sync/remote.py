@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.errors import SyncError
+from ledger.store.git import git_env
 from ledger.store.gitdir import GitDir
 from ledger.store.packs import Packs
 
@@ -28,10 +29,6 @@ TIMEOUT_ENV = "LEDGER_SYNC_TIMEOUT"
 FETCH_TRIES = 5
 DEFAULT_TIMEOUT = 120.0  # seconds without any sign of life from git: a hung remote must not
 # hang us forever, but a long transfer that keeps reporting progress is never cut short
-# variables that would point git at another repository than the one we name (set in hooks)
-_REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-             "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX",
-             "GIT_NAMESPACE", "GIT_QUARANTINE_PATH")
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/:]+@[^/:]+:|^[A-Za-z0-9.-]+:[^/]")
 
 
@@ -79,11 +76,7 @@ class Git:
         self.timeout = timeout if timeout is not None else _timeout_from_env()
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
-        env.update(GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
-        if not self.interactive:
-            env["GIT_TERMINAL_PROMPT"] = "0"
-        return env
+        return git_env(interactive=self.interactive)
 
     def run(self, args: Sequence[str], what: str, *, input: bytes | None = None,
             check: bool = True) -> subprocess.CompletedProcess[bytes]:

@@ -30,6 +30,7 @@ from ledger.runs.store import (
     changed_folders,
 )
 from ledger.store import trees
+from ledger.store.git import git_env
 from ledger.store.objects import ObjectStore
 
 MAX_RUN_JSON = 4 * 1024 * 1024
@@ -167,7 +168,7 @@ def _sizes(store: RunStore, shas: list[bytes]) -> dict[bytes, int]:
     proc = subprocess.run(
         ["git", "--git-dir", str(store.gitdir.common_dir), "cat-file", "--batch-check"],
         input=b"\n".join(shas) + b"\n", capture_output=True, check=True,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+        env=git_env())
     sizes = {}
     for line in proc.stdout.splitlines():
         parts = line.split()

@@ -4,13 +4,14 @@ command run directly: no docker here), and the `ledger models` alias."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import run_ledger
+from tests.conftest import run_ledger, start_server, stop_server
 from tests.models.conftest import Iris, Logged
 
 
@@ -59,8 +60,6 @@ def test_the_dockerfile_context_serves_the_model(logged: Logged, iris: Iris,
                                                  tmp_path: Path) -> None:
     import httpx
 
-    from tests.serve.conftest import start_server, stop_server
-
     ctx = tmp_path / "ctx"
     done = run_ledger("model", "dockerfile", "models:/iris@latest", "-o", str(ctx),
                       "--workers", "1", cwd=logged.repo)
@@ -72,7 +71,8 @@ def test_the_dockerfile_context_serves_the_model(logged: Logged, iris: Iris,
     assert command[0] == "ledger"
     # the image's command, run in the context folder as WORKDIR, on 127.0.0.1
     server = start_server([sys.executable, "-m", "ledger.cli", *command[1:]], cwd=ctx,
-                          env={"LEDGER_SERVE_HOST": "127.0.0.1", "LEDGER_SERVE_PORT": "0"})
+                          env={**os.environ, "LEDGER_SERVE_HOST": "127.0.0.1",
+                               "LEDGER_SERVE_PORT": "0"}, ready_path="/ping")
     try:
         body = {"dataframe_split": json.loads(iris.X.head(3).to_json(orient="split",
                                                                       index=False))}

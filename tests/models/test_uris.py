@@ -10,6 +10,7 @@ import pytest
 import ledger
 from ledger.errors import InvalidInputError, ModelError, RegistryLookupError
 from ledger.models.uri import locate, registry_ref
+from tests.conftest import make_repo
 from tests.models.conftest import Iris, Logged
 
 
@@ -70,3 +71,49 @@ def test_log_model_then_load_inside_the_live_run(in_repo: Path, iris: Iris) -> N
         info = ledger.sklearn.log_model(iris.model, name="live")
         got = ledger.pyfunc.load_model(info.model_uri).predict(iris.X)
     assert (got == iris.model.predict(iris.X)).all()
+
+
+def test_log_model_with_a_handle_logs_into_the_handles_run(repo: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           iris: Iris) -> None:
+    from ledger.api import Ledger
+
+    elsewhere = make_repo(tmp_path / "elsewhere")
+    monkeypatch.chdir(elsewhere)  # the module's runs would go here
+    lg = Ledger(repo)
+    with lg.start_run(experiment="handle") as run:
+        info = ledger.sklearn.log_model(iris.model, name="m", repo=lg,
+                                        registered_model_name="iris")
+        assert ledger.active_run() is None  # the module's active run was not touched
+    assert info.run_id == run.id and info.registered_model_version == "v0.0.1"
+    assert "m/MLmodel" in {a["path"] for a in lg.get_run(run.id).artifacts}
+    native = ledger.sklearn.load_model("models:/iris@latest", repo=lg)
+    assert (native.predict(iris.X) == iris.model.predict(iris.X)).all()
+    assert Ledger(elsewhere).list_runs() == []
+    # without an active run the handle starts one, which stays active as its log calls' do
+    started = ledger.sklearn.log_model(iris.model, name="m", repo=lg)
+    assert lg.active_run() is not None and lg.active_run().id == started.run_id
+    lg.end_run()
+
+
+def test_log_model_with_a_path_logs_into_a_new_ended_run(repo: Path, iris: Iris) -> None:
+    from ledger.api import Ledger
+
+    info = ledger.sklearn.log_model(iris.model, name="m", repo=repo)
+    assert ledger.active_run() is None
+    lg = Ledger(repo)
+    assert lg.active_run() is None
+    assert lg.get_run(info.run_id).info.status == "FINISHED"
+    native = ledger.sklearn.load_model(info.model_uri, repo=repo)
+    assert native.predict(iris.X.head(1)).shape == (1,)
+
+
+def test_a_failed_save_leaves_no_folder(tmp_path: Path, iris: Iris) -> None:
+    with pytest.raises(ModelError, match="has no transform"):
+        ledger.sklearn.save_model(iris.model, tmp_path / "new" / "m",
+                                  pyfunc_predict_fn="transform")
+    assert not (tmp_path / "new" / "m").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="expected tabular input"):  # a bad example
+        ledger.sklearn.save_model(iris.model, tmp_path / "empty", input_example=object())
+    assert list((tmp_path / "empty").iterdir()) == []

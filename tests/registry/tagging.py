@@ -6,11 +6,26 @@ conftest's `git` returns the CompletedProcess)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from ledger.registry.signing import create_tag
 from ledger.registry.tags import assignment_tag, version_tag
+
+GTO = shutil.which("gto", path=str(Path(sys.executable).parent)) or shutil.which("gto")
+needs_gto = pytest.mark.skipif(GTO is None, reason="gto is not installed (pip install gto)")
+
+
+def gto(repo: Path, *args: str) -> str:
+    """Run GTO's command line in `repo`, assert success, return its stdout."""
+    assert GTO is not None
+    proc = subprocess.run([GTO, *args], cwd=repo, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"gto {' '.join(args)}: {proc.stdout}{proc.stderr}"
+    return proc.stdout
 
 
 def git_ok(repo: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:

@@ -4,26 +4,14 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import git
 from tests.registry.model_runs import as_json, ledger, log_run, ok, tree_files, with_date
+from tests.registry.tagging import gto, needs_gto
 
-GTO = shutil.which("gto", path=str(Path(sys.executable).parent)) or shutil.which("gto")
-pytestmark = pytest.mark.skipif(GTO is None, reason="gto is not installed (pip install gto)")
-
-
-def gto(repo: Path, *args: str) -> str:
-    assert GTO is not None
-    proc = subprocess.run([GTO, *args], cwd=repo, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, f"gto {' '.join(args)}: {proc.stdout}{proc.stderr}"
-    return proc.stdout
+pytestmark = needs_gto
 
 
 def test_gto_show_reads_what_ledger_writes(repo: Path, tmp_path: Path) -> None:

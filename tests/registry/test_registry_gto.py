@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,17 +17,9 @@ from ledger.registry.tags import (
     deregistration_tag,
     unassignment_tag,
 )
-from tests.registry.tagging import commit, git_ok, register
+from tests.registry.tagging import commit, git_ok, gto, needs_gto, register
 
-GTO = shutil.which("gto", path=str(Path(sys.executable).parent)) or shutil.which("gto")
-pytestmark = pytest.mark.skipif(GTO is None, reason="gto is not installed (pip install gto)")
-
-
-def gto(repo: Path, *args: str) -> str:
-    assert GTO is not None
-    proc = subprocess.run([GTO, *args], cwd=repo, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, f"gto {' '.join(args)}: {proc.stdout}{proc.stderr}"
-    return proc.stdout
+pytestmark = needs_gto
 
 
 def gto_show(repo: Path) -> dict[str, Any]:

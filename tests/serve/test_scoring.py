@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.serve.conftest import Server
+from tests.conftest import Server
 
 pytestmark = pytest.mark.slow
 COLUMNS = ["a", "b", "c", "d"]

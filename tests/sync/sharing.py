@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import sys
 from pathlib import Path
@@ -63,12 +62,6 @@ def tree_of(repo: Path, ref: str = RUNS) -> str:
 def ref_of(repo: Path, ref: str = RUNS) -> str | None:
     out = git(repo, "rev-parse", "--verify", "-q", ref, check=False).stdout.strip()
     return out or None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ledger_shim(folder: Path) -> Path:

@@ -3,18 +3,16 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ledger.api import Ledger
-from tests.conftest import git, run_ledger
-from tests.sync.sharing import bare_remote, clone_of, free_port, ref_of, tree_of
+from tests.conftest import free_port, git, run_ledger, start_server, stop_server
+from tests.sync.sharing import bare_remote, clone_of, ref_of, tree_of
 
 CLONES, ROUNDS, RUNS_PER_ROUND = 4, 3, 2
 
@@ -38,28 +36,14 @@ def daemon(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     remote = bare_remote(base / "remote.git")
     git(remote, "config", "core.logAllRefUpdates", "always")
     port = free_port()
-    proc = subprocess.Popen(
+    server = start_server(
         ["git", "daemon", "--reuseaddr", "--listen=127.0.0.1", f"--port={port}",
          f"--base-path={base}", "--export-all", "--enable=receive-pack", "--timeout=60",
-         "--informative-errors", str(base)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--informative-errors", str(base)], port=port, timeout=10)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "no git daemon"
-                time.sleep(0.05)
         yield f"git://127.0.0.1:{port}/remote.git", remote
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(server)
 
 
 def test_concurrent_syncs_through_git_daemon(daemon: tuple[str, Path], tmp_path: Path) -> None:

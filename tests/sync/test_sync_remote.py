@@ -9,7 +9,7 @@ import pytest
 
 from ledger.api import Ledger
 from ledger.runs.record import canonical_points
-from tests.conftest import git, ledger_state, make_repo, run_ledger, user_state
+from tests.conftest import free_port, git, ledger_state, make_repo, run_ledger, user_state
 from tests.sync.sharing import (
     bare_remote,
     bulk_runs,
@@ -159,8 +159,6 @@ def test_model_tags_travel_in_small_groups_and_are_never_overwritten(tmp_path: P
 
 
 def test_unreachable_remote_is_one_clear_line_and_changes_nothing(tmp_path: Path) -> None:
-    from tests.sync.sharing import free_port
-
     a = make_repo(tmp_path / "a")
     bulk_runs(a, 3)
     git(a, "remote", "add", "origin", str(tmp_path / "gone.git"))

@@ -5,7 +5,6 @@ registered and promoted model), built once per worker, and `ledger ui` servers o
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import Server, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 XSS_NAME = '<img src=x onerror="alert(1)">'
@@ -127,43 +128,21 @@ def ui_repo(tmp_path_factory: pytest.TempPathFactory) -> UiRepo:
     return UiRepo(repo, env, json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-@dataclass
-class Server:
-    url: str
-    port: int
-    process: subprocess.Popen
-
-
 def start_ui(repo: UiRepo, *args: str) -> Server:
     """`ledger ui --port 0` as a real process; its address is read from its first line."""
-    proc = subprocess.Popen([sys.executable, "-m", "ledger.cli", "ui", "--port", "0", *args],
-                            cwd=repo.path, env=repo.env, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-    if not found:
-        proc.kill()
-        raise AssertionError(f"ledger ui did not start: {line}{proc.stderr.read()}")
-    return Server(found.group(0).rstrip("/"), int(found.group(1)), proc)
-
-
-def stop(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    return start_server([sys.executable, "-m", "ledger.cli", "ui", "--port", "0", *args],
+                        cwd=repo.path, env=repo.env)
 
 
 @pytest.fixture(scope="module")
 def ui(ui_repo: UiRepo) -> Iterator[Server]:
     server = start_ui(ui_repo)
     yield server
-    stop(server)
+    stop_server(server)
 
 
 @pytest.fixture(scope="module")
 def ui_read_only(ui_repo: UiRepo) -> Iterator[Server]:
     server = start_ui(ui_repo, "--read-only")
     yield server
-    stop(server)
+    stop_server(server)

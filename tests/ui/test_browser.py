@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import XSS_NAME, XSS_TAG, Server, UiRepo
+from tests.conftest import Server
+from tests.ui.conftest import XSS_NAME, XSS_TAG, UiRepo
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.ui.conftest import Server, UiRepo
+from tests.conftest import Server
+from tests.ui.conftest import UiRepo
 
 pytestmark = pytest.mark.slow
 
