@@ -78,7 +78,7 @@ def reproduce(repo: str | None, run_id: str, rtol: float, atol: float, keep: boo
 def lineage(repo: str | None, ref: str, fmt: str | None) -> None:
     """The chain of a run or model (NAME@vX.Y.Z, NAME#STAGE): source commit + inputs -> run
     -> model versions -> stages."""
-    from ledger.projects.lineage import lineage as chain
+    from ledger.registry.lineage import lineage as chain
 
     found = chain(open_ledger(repo), ref).to_dict()
     if fmt_of(fmt) == "json":

@@ -149,6 +149,16 @@ def get(lg: Ledger, exp_id: str | int) -> Experiment:
     return found
 
 
+def for_new_run(lg: Ledger, exp_id: str | int) -> Experiment:
+    """The experiment a new run goes into: from the experiments document alone when it records
+    the experiment (creating a run need not read the run table), else as `get`."""
+    name = experiment_name(exp_id)
+    rec = _read(lg).get(name)
+    if rec is None and name == names.DEFAULT_EXPERIMENT:
+        rec = {"created": 0}
+    return get(lg, exp_id) if rec is None else _entity(lg, name, rec)
+
+
 def create(lg: Ledger, name: str, tags: dict[str, Any] | None = None) -> str:
     """Record a new experiment; its id. An existing name is an error, as in MLflow."""
     name = names.check_experiment(name)
@@ -164,6 +174,29 @@ def create(lg: Ledger, name: str, tags: dict[str, Any] | None = None) -> str:
 
     _change(lg, edit)
     return experiment_id(name)
+
+
+def record(lg: Ledger, name: str, tags: dict[str, Any] | None = None,
+           deleted: bool = False) -> None:
+    """Have the experiment recorded, with these tags (deleted, if so), whether or not it
+    exists: one compare-and-swap, none when nothing changes (`ledger import`; no run table
+    is read to find out whether it exists)."""
+    name = names.check_experiment(name)
+    checked = {names.check_key(k, "tag key"): names.tag_value(v)
+               for k, v in (tags or {}).items()}
+    if name == names.DEFAULT_EXPERIMENT:
+        if deleted:
+            raise InvalidInputError("the default experiment cannot be deleted")
+        if not checked:
+            return  # it always exists
+
+    def edit(doc: dict[str, Any]) -> None:
+        rec = doc.setdefault(name, {"created": now_ms(), "tags": {}})
+        rec.setdefault("tags", {}).update(checked)
+        if deleted:
+            rec["deleted"] = True
+
+    _change(lg, edit)
 
 
 def ensure(lg: Ledger, name: str) -> Experiment:

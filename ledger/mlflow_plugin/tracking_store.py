@@ -74,14 +74,34 @@ def run_entity(run: LedgerRun, artifact_uri: str) -> Run:
     return Run(info, data, _inputs(run.inputs))
 
 
+class _Data(RunData):
+    """MLflow's RunData from the dicts it keeps: its constructor takes a Param and a RunTag
+    object per key only to turn them back into dicts, most of a search's cost per run. The
+    Metric objects (read only by its proto form) are made when first asked for."""
+
+    def __init__(self, metrics: dict[str, float], params: dict[str, str],
+                 tags: dict[str, str]) -> None:
+        self._metrics = metrics
+        self._params = params
+        self._tags = tags
+        self._made: list[Metric] | None = None
+
+    @property
+    def _metric_objs(self) -> list[Metric]:  # type: ignore[override]
+        if self._made is None:
+            self._made = [Metric(k, v, 0, 0) for k, v in self._metrics.items()]
+        return self._made
+
+    @classmethod
+    def _properties(cls) -> list[str]:
+        return RunData._properties()  # what repr and iteration show: RunData's own
+
+
 def row_entity(row: dict[str, Any]) -> Run:
     info = RunInfo(row["run_id"], row["experiment_id"], row["user_id"], row["status"],
                    row["start_time"], row["end_time"], row["lifecycle_stage"],
                    row["artifact_uri"], row["run_name"])
-    data = RunData([Metric(k, v, 0, 0) for k, v in row["metrics"].items()],
-                   [Param(k, v) for k, v in row["params"].items()],
-                   [RunTag(k, v) for k, v in row["tags"].items()])
-    return Run(info, data)
+    return Run(info, _Data(row["metrics"], row["params"], row["tags"]))
 
 
 class LedgerTrackingStore(AbstractStore):
@@ -144,7 +164,7 @@ class LedgerTrackingStore(AbstractStore):
     @translated
     def create_run(self, experiment_id: str, user_id: str, start_time: int, tags: Any,
                    run_name: str | None) -> Run:
-        exp = experiments.get(self.ledger, experiment_id)
+        exp = experiments.for_new_run(self.ledger, experiment_id)
         if exp.lifecycle_stage == "deleted":
             raise common.MlflowException(f"experiment {exp.name!r} is deleted",
                                          common.INVALID_PARAMETER_VALUE)

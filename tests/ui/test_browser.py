@@ -159,6 +159,9 @@ def test_run_page_shows_everything_recorded(page: Any, ui: Server, ui_repo: UiRe
     assert "team" in page.inner_text("#tags")
     head = ledger_head(ui_repo)
     assert head in page.inner_text("#source")
+    chain = page.inner_text("#lineage")  # commit + inputs -> this run -> versions and stages
+    assert chain.startswith(f"commit {head[:12]} + uncommitted changes")
+    assert "data.csv" in chain and "→ this run → iris@v0.0.1 production staging" in chain
     assert "+# tuned by hand" in page.inner_text("#patch")
     assert page.locator("#patch .add").count() >= 1
     assert "python" in page.inner_text("#environment").lower()
@@ -262,6 +265,7 @@ def test_registry_and_audit_log(page: Any, ui: Server, ui_repo: UiRepo) -> None:
     assert "production: v0.0.1" in page.inner_text("#models")
     page.click("#models a")
     versions = page.inner_text("#versions")
+    assert ledger_head(ui_repo)[:12] in versions  # the source commit of each version
     assert "v0.0.1" in versions and "production" in versions and "staging" in versions
     history = page.inner_text("#history")
     assert "registered" in history and "assigned" in history

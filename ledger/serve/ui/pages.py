@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ledger.errors import LedgerError
+from ledger.registry.lineage import lineage
 from ledger.serve.ui import audit, previews
 from ledger.serve.ui.service import Service, to_int
 
@@ -93,10 +94,11 @@ class Pages:
         try:
             run = await self.service.call(lg.get_run, request.path_params["run_id"])
             patch, packages = await self.service.call(self.service.run_files, run.id)
+            chain = await self.service.call(lineage, lg, run.id)
         except LedgerError as exc:
             return self.error(request, exc)
         return self.render(request, "run.html", run=run, patch=patch, packages=packages,
-                           patch_lines=(patch or "").splitlines()[:5000])
+                           patch_lines=(patch or "").splitlines()[:5000], lineage=chain)
 
     async def artifact(self, request: Request) -> HTMLResponse:
         rid, path = request.path_params["run_id"], request.path_params["path"]
