@@ -29,7 +29,7 @@ _MLFLOW = (
     "set_tracking_uri", "get_tracking_uri", "get_artifact_uri", "log_figure", "log_image",
     "log_table", "load_table", "log_inputs", "delete_run",
 )
-_SUBMODULES = ("tracking", "artifacts", "exceptions")
+_SUBMODULES = ("tracking", "artifacts", "exceptions", "entities")
 _MODELS = ("register_model", "promote_model", "load_model_dir")
 _FLAVORS = ("sklearn", "pyfunc", "xgboost", "lightgbm", "pytorch", "onnx")  # ledger.models.*
 __all__ = [*_FLUENT, *_MODELS, *_MLFLOW, "ActiveRun", "Client", "MlflowClient",  # noqa: PLE0604

@@ -19,6 +19,10 @@ class InvalidInputError(LedgerError, ValueError):
     """A key, value, id, path or option is malformed."""
 
 
+class InvalidRunIdError(InvalidInputError):
+    """A run id, or an id prefix, is malformed (so no run can have it)."""
+
+
 class RunNotFoundError(LedgerError, KeyError):
     """No run matches the id or prefix."""
 

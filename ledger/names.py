@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 
-from ledger.errors import InvalidInputError
+from ledger.errors import InvalidInputError, InvalidRunIdError
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
 RUN_ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -207,7 +207,7 @@ def new_run_id(now_ms: int | None = None) -> str:
 
 def check_run_id(run_id: object) -> str:
     if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
-        raise InvalidInputError(f"invalid run id {run_id!r}: 32 lowercase hex characters")
+        raise InvalidRunIdError(f"invalid run id {run_id!r}: 32 lowercase hex characters")
     return run_id
 
 
@@ -220,7 +220,7 @@ def check_run_prefix(prefix: object) -> str:
     if isinstance(prefix, str):
         prefix = prefix.strip().lower()
     if not isinstance(prefix, str) or not RUN_PREFIX_RE.match(prefix):
-        raise InvalidInputError(
+        raise InvalidRunIdError(
             f"invalid run id {prefix!r}: give the id or a unique prefix of at least "
             "4 hex characters"
         )

@@ -44,6 +44,7 @@ LAYERS: dict[str, set[str]] = {
     "tracking": {"mlflow_compat"},
     "artifacts": {"mlflow_compat", "errors"},
     "exceptions": {"errors"},
+    "entities": {"mlflow_compat"},
     "mlflow_plugin": BASE | {"store", "runs", "query", "api", "fluent", "registry", "models",
                              "storage", "sync", "mlflow_compat"},
     "cli": BASE | {"store", "runs", "query", "api", "fluent", "registry", "sync", "hooks",

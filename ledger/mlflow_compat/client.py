@@ -16,18 +16,10 @@ from typing import Any
 from ledger.api import Ledger
 from ledger.errors import InvalidInputError
 from ledger.mlflow_compat import experiments, search, uri
+from ledger.mlflow_compat.entities import Metric
 from ledger.mlflow_compat.experiments import Experiment
 from ledger.runs import mlflow_tags
 from ledger.runs.run import Run
-
-
-@dataclass(frozen=True)
-class Metric:
-    key: str
-    value: float
-    timestamp: int
-    step: int
-    run_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +71,7 @@ class Client:
         found = experiments.list_experiments(self.ledger, view)
         if filter_string:
             found = [e for e in found if _experiment_matches(e, filter_string)]
+        found = experiments.sort_experiments(found, list(order_by or []))
         return found[:max_results] if max_results is not None else found
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
@@ -223,11 +216,12 @@ def _experiment_matches(exp: Experiment, filter_string: str) -> bool:
     import re
 
     for clause in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.I):
-        m = re.fullmatch(r"(?:attributes\.)?(name|tags\.`?([^`=!<> ]+)`?)\s*"
-                         r"(=|!=|LIKE|ILIKE)\s*(['\"])(.*)\4", clause.strip(), re.I)
+        m = re.fullmatch(r"(?:(?:attr|attribute|attributes)\.)?(`?name`?|tags?\.`?([^`=!<> ]+)`?)"
+                         r"\s*(=|!=|LIKE|ILIKE)\s*(['\"])(.*)\4", clause.strip(), re.I)
         if m is None:
             raise InvalidInputError(f"unsupported experiment filter {clause!r}")
-        value = exp.name if m.group(1) == "name" else exp.tags.get(m.group(2) or "")
+        is_name = m.group(1).strip("`") == "name"
+        value = exp.name if is_name else exp.tags.get(m.group(2) or "")
         if value is None:
             return False
         op, want = m.group(3).upper(), m.group(5)

@@ -113,6 +113,29 @@ def list_experiments(lg: Ledger, view: str = "active") -> list[Experiment]:
     return [e for e in out if e.lifecycle_stage == view]
 
 
+_ORDER_KEYS = {"name": lambda e: e.name, "experiment_id": lambda e: e.experiment_id,
+               "creation_time": lambda e: e.creation_time or 0,
+               "last_update_time": lambda e: e.last_update_time or 0}
+
+
+def sort_experiments(found: list[Experiment], order_by: list[str] | None) -> list[Experiment]:
+    """MLflow's order for search_experiments: the `order_by` keys (`name`, `experiment_id`,
+    `creation_time`, `last_update_time`, each `ASC` or `DESC`, with an optional `attribute.`
+    prefix), then the newest first."""
+    out = sorted(found, key=lambda e: e.name)
+    out.sort(key=lambda e: e.creation_time or 0, reverse=True)
+    for clause in reversed(order_by or []):
+        words = clause.split()
+        key = words[0].split(".", 1)[-1].strip("`") if words else ""
+        if key not in _ORDER_KEYS or len(words) > 2 or (
+                len(words) == 2 and words[1].upper() not in ("ASC", "DESC")):
+            raise InvalidInputError(f"invalid order_by clause {clause!r}: use name, "
+                                    "experiment_id, creation_time or last_update_time, "
+                                    "then ASC or DESC")
+        out.sort(key=_ORDER_KEYS[key], reverse=len(words) == 2 and words[1].upper() == "DESC")
+    return out
+
+
 def get_by_name(lg: Ledger, name: str) -> Experiment | None:
     rec = _with_runs(lg).get(name)
     return None if rec is None else _entity(lg, name, rec)

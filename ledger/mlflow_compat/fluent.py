@@ -207,18 +207,30 @@ def search_runs(where: Any = None, experiment: str | None = None,
     """Runs as an Arrow table (SPEC §4), or MLflow's way: `output_format="pandas"` gives
     MLflow's DataFrame and `"list"` a list of runs, within `experiment_ids` (or
     `experiment_names`; the current experiment by default), `filter_string` in MLflow's
-    grammar. A list as first argument is MLflow's positional `experiment_ids`."""
+    grammar. A list as first argument is MLflow's positional `experiment_ids`. Called with
+    any of MLflow's own arguments, the default output is MLflow's, a DataFrame (where pandas
+    is installed), so scripts written for MLflow get what they expect."""
+    mlflow_way = search_all_experiments or any(
+        arg is not None for arg in (experiment_ids, filter_string, run_view_type,
+                                    experiment_names))
     if isinstance(where, (list, tuple)):
-        experiment_ids, where = where, None
+        experiment_ids, where, mlflow_way = where, None, True
+    if output_format is None and mlflow_way:
+        import importlib.util
+
+        output_format = "pandas" if importlib.util.find_spec("pandas") else None
     lg = _ledger()
+    unknown = False
     if experiment_names:
         experiment_ids = [e.experiment_id for n in experiment_names
                           if (e := experiments.get_by_name(lg, n)) is not None]
+        unknown = not experiment_ids  # none of them exists: nothing matches
     text = " AND ".join(f"({t})" for t in (where, filter_string) if t and t.strip()) or None
     if output_format is None:
         view = search.view_type(run_view_type)
-        return lg.search_runs(search.where_for(experiment_ids, text), experiment, order_by,
-                              max_results, include_deleted or view != search.ACTIVE_ONLY)
+        table = lg.search_runs(search.where_for(experiment_ids, text), experiment, order_by,
+                               max_results, include_deleted or view != search.ACTIVE_ONLY)
+        return table.slice(0, 0) if unknown else table
     if not experiment_ids and not search_all_experiments and experiment is None:
         from ledger.runs.mlflow_tags import experiment_id
 
@@ -229,6 +241,8 @@ def search_runs(where: Any = None, experiment: str | None = None,
         experiment_ids = [experiment_id(experiment)]
     view = run_view_type or (search.ALL if include_deleted else search.ACTIVE_ONLY)
     found = search.table(lg, experiment_ids or None, text, view, max_results, order_by)
+    if unknown:
+        found = found.slice(0, 0)
     if output_format == "list":
         return [lg.get_run(rid) for rid in found["run_id"].to_pylist()]
     if output_format != "pandas":

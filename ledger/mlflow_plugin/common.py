@@ -17,7 +17,13 @@ from mlflow.protos.databricks_pb2 import (
 )
 
 from ledger.api import Ledger
-from ledger.errors import InvalidInputError, LedgerError, RegistryLookupError, RunNotFoundError
+from ledger.errors import (
+    InvalidInputError,
+    InvalidRunIdError,
+    LedgerError,
+    RegistryLookupError,
+    RunNotFoundError,
+)
 from ledger.mlflow_compat import uri
 from ledger.mlflow_compat.experiments import ExperimentNotFoundError
 from ledger.runs.active import ActiveRun
@@ -26,6 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _lock = threading.Lock()
 _ledgers: dict[str, Ledger] = {}
 _live: dict[str, ActiveRun] = {}  # run id -> a run this process created through MLflow
+_unsearched: set[str] = set()  # created here, not yet committed for a search
 
 
 def ledger_for(store_uri: str) -> Ledger:
@@ -45,17 +52,22 @@ def live(run_id: str) -> ActiveRun | None:
 
 def keep_live(run: ActiveRun) -> None:
     _live[run.id] = run
+    _unsearched.add(run.id)
 
 
 def forget(run_id: str) -> None:
     _live.pop(run_id, None)
+    _unsearched.discard(run_id)
 
 
 def flush_live() -> None:
-    """Commit what this process's open runs have journaled (a search sees its own writes)."""
+    """Commit what this process's open runs have journaled (a search sees its own writes),
+    and the runs created since the last search (MLflow finds a run as soon as it exists)."""
     for run in list(_live.values()):
+        fresh = run.id in _unsearched
+        _unsearched.discard(run.id)
         if not run.ended:
-            run.flush()
+            (run.publish if fresh else run.flush)()
 
 
 @atexit.register
@@ -83,7 +95,8 @@ def translated(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (RunNotFoundError, ExperimentNotFoundError, RegistryLookupError) as exc:
+        except (RunNotFoundError, InvalidRunIdError, ExperimentNotFoundError,
+                RegistryLookupError) as exc:  # MLflow: a malformed id is not found
             raise not_found(str(exc)) from exc
         except InvalidInputError as exc:
             code = RESOURCE_ALREADY_EXISTS if "already exists" in str(exc) else \

@@ -26,7 +26,7 @@ from ledger.mlflow_compat import experiments
 from ledger.mlflow_plugin.import_source import ClientSource, ImportSourceError, open_source
 from ledger.registry import api as registry
 from ledger.registry.tags import is_valid_name
-from ledger.runs import mlflow_tags
+from ledger.runs import datasets, mlflow_tags
 from ledger.runs.record import Point, RunRecord
 from ledger.runs.store import Update
 
@@ -118,15 +118,7 @@ def _record(run: Any, exp_name: str) -> RunRecord:
     if info.lifecycle_stage == "deleted":
         record.set_deleted(True, (start, 2))
     for ds in getattr(run.inputs, "dataset_inputs", None) or []:
-        import hashlib
-
-        d = ds.dataset
-        digest = hashlib.sha256(f"{d.name}\0{d.digest}\0{d.source}".encode()).hexdigest()
-        entry: dict[str, Any] = {"path": d.name, "digest": f"sha256:{digest}", "size": 0}
-        context = next((t.value for t in ds.tags if t.key == "mlflow.data.context"), None)
-        if context:
-            entry["context"] = context
-        record.add_input(entry)
+        record.add_input(datasets.mlflow_entry(ds))
     return record
 
 

@@ -50,17 +50,28 @@ class LedgerRegistryStore(AbstractStore):
         return sorted(model.versions)
 
     def _semver(self, model: Model, version: str | int) -> SemVer:
+        """The semantic version of MLflow's version N; a deleted (deregistered) one is not
+        found, as in MLflow, though it keeps its number."""
         ordered = self._ordered(model)
         n = int(version)
-        if not 1 <= n <= len(ordered):
-            raise common.not_found(f"model {model.name!r} has no version {version}")
+        if not 1 <= n <= len(ordered) or model.versions[ordered[n - 1]].deregistered:
+            raise common.not_found(
+                f"Model Version (name={model.name}, version={version}) not found")
         return ordered[n - 1]
 
+    def _existing(self, name: str) -> Model:
+        """A registered model that exists for MLflow: it has a version and is not deleted
+        (deprecated)."""
+        model = self._model(name)
+        if not model.versions or model.deprecated:
+            raise common.not_found(f"Registered Model with name={name} not found")
+        return model
+
     def _version(self, model: Model, v: Version) -> ModelVersion:
-        number = str(self._ordered(model).index(v.version) + 1)
+        number = self._ordered(model).index(v.version) + 1  # an int, as MLflow's stores give
         aliases = sorted(s for s, e in model.stages().items() if e.version == v.version)
         source = f"models:/{model.name}/{number}"
-        return ModelVersion(model.name, number, v.time * 1000,
+        return ModelVersion(model.name, number, v.time * 1000,  # type: ignore[arg-type]
                             None, None, v.tagger, "None", source, v.run_id,
                             "FAILED_REGISTRATION" if v.deregistered else "READY",
                             aliases=aliases)
@@ -72,7 +83,7 @@ class LedgerRegistryStore(AbstractStore):
         aliases = [RegisteredModelAlias(s, self._version(model, model.versions[e.version])
                                         .version)
                    for s, e in sorted(model.stages().items())
-                   if e.version in model.versions]
+                   if e.version in model.versions and not model.versions[e.version].deregistered]
         return RegisteredModel(model.name, min(times) * 1000, max(times) * 1000,
                                latest_versions=latest, aliases=aliases)
 
@@ -87,10 +98,7 @@ class LedgerRegistryStore(AbstractStore):
 
     @translated
     def get_registered_model(self, name: str) -> RegisteredModel:
-        model = self._model(name)
-        if not model.versions:
-            raise common.not_found(f"Registered Model with name={name} not found")
-        return self._registered(model)
+        return self._registered(self._existing(name))
 
     @translated
     def search_registered_models(self, filter_string: str | None = None,
@@ -98,7 +106,8 @@ class LedgerRegistryStore(AbstractStore):
                                  page_token: Any = None) -> PagedList:
         names = [m.name for m in registry.list_models(repo=self.ledger)]
         wanted = _name_filter(filter_string)
-        found = [self._registered(self._model(n)) for n in names if wanted(n)]
+        models = [self._model(n) for n in names if wanted(n)]
+        found = [self._registered(m) for m in models if m.versions and not m.deprecated]
         return PagedList(found[:max_results] if max_results else found, None)
 
     @translated
@@ -174,7 +183,7 @@ class LedgerRegistryStore(AbstractStore):
 
     @translated
     def get_model_version(self, name: str, version: str) -> ModelVersion:
-        model = self._model(name)
+        model = self._existing(name)
         return self._version(model, model.versions[self._semver(model, version)])
 
     @translated
@@ -194,8 +203,10 @@ class LedgerRegistryStore(AbstractStore):
         out = []
         for n in names:
             model = self._model(n)
+            if model.deprecated:
+                continue
             for v in sorted(model.versions.values(), key=lambda v: v.version, reverse=True):
-                if "run_id" in clauses and v.run_id != clauses["run_id"]:
+                if v.deregistered or "run_id" in clauses and v.run_id != clauses["run_id"]:
                     continue
                 out.append(self._version(model, v))
         return PagedList(out[:max_results] if max_results else out, None)
@@ -225,24 +236,33 @@ class LedgerRegistryStore(AbstractStore):
     # -- aliases (stages) ---------------------------------------------------------------------
     @translated
     def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
-        model = self._model(name)
+        model = self._existing(name)
         check_name(alias, "alias")
-        registry.promote_model(name, str(self._semver(model, version)), alias, repo=self.ledger)
+        target = self._semver(model, version)
+        held = model.current(alias)
+        if held is not None and held.version is not None and held.version != target:
+            # an alias names one version: the one that had it loses it (GTO would keep it in
+            # the stage, and it would come back when the new one is unassigned)
+            registry.demote_model(name, str(held.version), alias, repo=self.ledger)
+        registry.promote_model(name, str(target), alias, repo=self.ledger)
 
     @translated
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        model = self._model(name)
+        model = self._existing(name)
         event = model.current(alias)
         if event is None or event.version is None:
-            raise common.not_found(f"model {name!r} has no alias {alias!r}")
-        registry.demote_model(name, str(event.version), alias, repo=self.ledger)
+            raise common.not_found(f"Registered model alias {alias} not found.")
+        while event is not None and event.version is not None:  # older holders too (GTO)
+            registry.demote_model(name, str(event.version), alias, repo=self.ledger)
+            event = self._model(name).current(alias)
 
     @translated
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         model = self._model(name)
         event = model.current(alias)
         if event is None or event.version not in model.versions:
-            raise common.not_found(f"Registered model alias {alias} not found.")
+            raise common.MlflowException(  # MLflow's code for a missing alias
+                f"Registered model alias {alias} not found.", common.INVALID_PARAMETER_VALUE)
         return self._version(model, model.versions[event.version])
 
 
@@ -258,7 +278,12 @@ def _clauses(filter_string: str | None) -> dict[str, str]:
     return out
 
 
+_NOT_A_PROMPT = re.compile(  # MLflow 3's client adds it to every search_registered_models
+    r"(?:^|\s+AND\s+)tags?\.`mlflow\.prompt\.is_prompt`\s*!=\s*'true'\s*$", re.I)
+
+
 def _name_filter(filter_string: str | None) -> Any:
+    filter_string = _NOT_A_PROMPT.sub("", filter_string or "").strip()
     if not filter_string:
         return lambda n: True
     m = re.fullmatch(r"\s*name\s*(=|LIKE|ILIKE)\s*['\"]([^'\"]*)['\"]\s*", filter_string, re.I)

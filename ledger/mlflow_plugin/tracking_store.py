@@ -8,7 +8,6 @@ elsewhere are edited by one commit per call. Experiments are `ledger.mlflow_comp
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from mlflow.entities import (
@@ -28,16 +27,19 @@ from mlflow.entities import (
     ViewType,
 )
 from mlflow.store.entities.paged_list import PagedList
+from mlflow.store.tracking import SEARCH_MAX_RESULTS_THRESHOLD
 from mlflow.store.tracking.abstract_store import AbstractStore
+from mlflow.utils.validation import _validate_batch_log_limits
 
 from ledger.mlflow_compat import experiments, search
 from ledger.mlflow_compat.client import _experiment_matches
 from ledger.mlflow_plugin import common, logged_models
 from ledger.mlflow_plugin.common import translated
+from ledger.runs import datasets as ledger_datasets
 from ledger.runs import mlflow_tags
 from ledger.runs.run import Run as LedgerRun
 
-CONTEXT_TAG = "mlflow.data.context"
+CONTEXT_TAG = ledger_datasets.CONTEXT_TAG
 
 
 def _experiment(exp: experiments.Experiment) -> Experiment:
@@ -54,8 +56,9 @@ def _inputs(entries: list[dict[str, Any]]) -> RunInputs:
     found = []
     for e in entries:
         tags = [InputTag(CONTEXT_TAG, e["context"])] if e.get("context") else []
-        found.append(DatasetInput(Dataset(e["path"], e["digest"].removeprefix("sha256:")[:8],
-                                          "local", e["path"]), tags))
+        name = ledger_datasets.dataset_name(e)
+        found.append(DatasetInput(Dataset(name, ledger_datasets.dataset_digest(e), "local",
+                                          name), tags))
     return RunInputs(found, [])
 
 
@@ -116,7 +119,7 @@ class LedgerTrackingStore(AbstractStore):
         found = experiments.list_experiments(self.ledger, view)
         if filter_string:
             found = [e for e in found if _experiment_matches(e, filter_string)]
-        found.sort(key=lambda e: -(e.creation_time or 0))
+        found = experiments.sort_experiments(found, list(order_by or []))
         start = int(page_token or 0)
         page = found[start:start + max_results]
         token = str(start + max_results) if start + max_results < len(found) else None
@@ -217,11 +220,16 @@ class LedgerTrackingStore(AbstractStore):
 
     @translated
     def log_batch(self, run_id: str, metrics: Any, params: Any, tags: Any) -> None:
+        _validate_batch_log_limits(metrics or [], params or [], tags or [])  # MLflow's limits
+        param_map = {p.key: p.value for p in params or []}
+        if len(param_map) < len(params or []):
+            raise common.MlflowException(
+                "Duplicate parameter keys have been submitted; give one value per key",
+                common.INVALID_PARAMETER_VALUE)
         plain = {t.key: t.value for t in tags or []}
         name = plain.pop(mlflow_tags.RUN_NAME, None)
         if name:
             self._rename(run_id, name)
-        param_map = {p.key: p.value for p in params or []}
         active = common.live(run_id)
         if active is not None:
             if param_map:
@@ -238,6 +246,8 @@ class LedgerTrackingStore(AbstractStore):
     @translated
     def delete_tag(self, run_id: str, key: str) -> None:
         self._settle(run_id)
+        if key not in self.ledger.get_run(run_id).tags:  # MLflow: a missing tag is not found
+            raise common.not_found(f"No tag with name: {key} in run with id {run_id}")
         self.ledger.delete_run_tags(run_id, [key])
 
     @translated
@@ -251,6 +261,10 @@ class LedgerTrackingStore(AbstractStore):
     @translated
     def _search_runs(self, experiment_ids: Any, filter_string: str | None, run_view_type: Any,
                      max_results: int, order_by: Any, page_token: Any) -> tuple[list[Run], Any]:
+        if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
+            raise common.MlflowException(
+                f"Invalid value {max_results} for parameter 'max_results' supplied. It must "
+                f"be at most {SEARCH_MAX_RESULTS_THRESHOLD}", common.INVALID_PARAMETER_VALUE)
         common.flush_live()
         offset = int(page_token or 0)
         found = search.table(self.ledger, experiment_ids, filter_string, run_view_type,
@@ -262,12 +276,7 @@ class LedgerTrackingStore(AbstractStore):
     @translated
     def log_inputs(self, run_id: str, datasets: Any = None, models: Any = None) -> None:
         for d in datasets or []:
-            context = next((t.value for t in d.tags or [] if t.key == CONTEXT_TAG), None)
-            ds = d.dataset
-            digest = hashlib.sha256(f"{ds.name}\0{ds.digest}\0{ds.source}".encode()).hexdigest()
-            entry = {"path": ds.name, "digest": f"sha256:{digest}", "size": 0}
-            if context:
-                entry["context"] = context
+            entry = ledger_datasets.mlflow_entry(d)
             active = common.live(run_id)
             if active is None:
                 active = self.ledger.attach(run_id)

@@ -17,6 +17,11 @@ dataset scan). Semantics, kept identical to MLflow where MLflow defines them:
   exactly one, and every other character only itself: there is no escape character (as in SQLite,
   MLflow's default SQL store; MLflow's file store turns patterns into unescaped regexes, where
   ``.`` would match anything -- a bug we do not copy).
+* ``datasets.name|digest|context`` hold when some input of the run satisfies the comparison
+  (MLflow's stores: an ``any`` over the inputs, an inner join in SQL), each comparison on its
+  own: ``datasets.name = 'a' AND datasets.context = 'eval'`` does not ask for one input that is
+  both. ``!=``/``NOT IN``/``NOT LIKE`` ask for some input that differs. A run without inputs
+  (or, for ``context``, without an input that has a context) is unknown, so it never matches.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from ledger.query.filter_parse import (
     parse_filter,
     parse_order_by,
 )
+from ledger.query.table import ITEM_END, ITEM_START
 from ledger.runs.mlflow_tags import FILTER_COLUMNS as SYSTEM_TAG_COLUMNS
 
 _NULL = pc.scalar(pa.scalar(None, pa.bool_()))
@@ -98,13 +104,41 @@ def _like_regex(pattern: str) -> str:
     Not pc.match_like: it reads a backslash as an escape, and its shortcut for '%suffix'
     patterns misses a suffix written with one (pyarrow 14 to 26 at least).
     """
-    parts = [".*" if ch == "%" else "." if ch == "_" else _literal(ch) for ch in pattern]
-    return "(?s)\\A" + "".join(parts) + "\\z"
+    return "(?s)\\A" + _like_body(pattern, ".") + "\\z"
+
+
+def _like_body(pattern: str, one: str) -> str:
+    """The regex of a LIKE pattern, `one` being the regex of any single character."""
+    return "".join(one + "*" if ch == "%" else one if ch == "_" else _literal(ch)
+                   for ch in pattern)
 
 
 def _literal(ch: str) -> str:
     # RE2 reads a backslash before any ASCII punctuation as that character itself.
     return "\\" + ch if ch in string.punctuation else ch
+
+
+def _some_item(column: pc.Expression, op: str, value: float | int | str | tuple[str, ...]
+               ) -> pc.Expression:
+    """Whether some item of a delimited item list (ledger/query/table.py) satisfies `op`.
+
+    The positive form is a regex over the whole string, one item between the delimiters; a
+    negated one (!=, NOT IN, NOT LIKE) holds when fewer items match than there are items.
+    """
+    item = f"[^{ITEM_START}{ITEM_END}]"
+    if op.endswith("LIKE"):
+        assert isinstance(value, str)
+        body = _like_body(value, item)
+    else:
+        values = value if isinstance(value, tuple) else (str(value),)
+        body = "(?:" + "|".join("".join(map(_literal, v)) for v in values) + ")"
+    regex = f"(?s){ITEM_START}{body}{ITEM_END}"
+    ignore_case = op.endswith("ILIKE")
+    if op in ("=", "IN", "LIKE", "ILIKE"):
+        return pc.match_substring_regex(column, pattern=regex, ignore_case=ignore_case)
+    matching = pc.count_substring_regex(column, pattern=regex, ignore_case=ignore_case)
+    result: pc.Expression = pc.count_substring(column, pattern=ITEM_START) > matching
+    return result
 
 
 def _comparison(node: Comparison, schema: pa.Schema) -> pc.Expression:
@@ -116,6 +150,9 @@ def _comparison(node: Comparison, schema: pa.Schema) -> pc.Expression:
         return column.is_null() if op == "IS NULL" else column.is_valid()
     if column is None:
         return _NULL
+    if node.field.kind == "dataset":
+        assert value is not None
+        return _some_item(column, op, value)
     if op in _COMPARE:
         assert isinstance(value, (int, float, str))
         if node.field.kind == "metric":

@@ -14,7 +14,11 @@ so that every filter MLflow accepts means the same here, plus ``OR``, ``NOT`` an
     key        := prefix "." name | attribute        -- metrics.acc, params.`learning rate`
 
 Prefixes (as in MLflow, case-sensitive): ``metric``/``metrics``; ``param``/``params``/
-``parameter``/``parameters``; ``tag``/``tags``; ``attribute``/``attributes``/``attr``/``run``.
+``parameter``/``parameters``; ``tag``/``tags``; ``attribute``/``attributes``/``attr``/``run``;
+``dataset``/``datasets`` with the keys ``name``, ``digest`` and ``context`` (the run's inputs:
+a comparison holds when it holds for at least one of them, as in MLflow, so
+``datasets.name != 'a'`` means "some input is not named a"; ``context`` looks only at inputs
+logged with a context).
 A key without a prefix is an attribute. Names with special characters are quoted with backticks
 or double quotes (``metrics.`val loss```, ``tags."mlflow.runName"``); unquoted names may contain
 dots (``tags.mlflow.runName``). Values are numbers (metrics, ``start_time``, ``end_time``) or
@@ -24,10 +28,10 @@ strings in single or double quotes (everything else); a quote inside a string is
 Extensions over MLflow (a filter MLflow rejects may pass here): ``OR``/``NOT``/parentheses;
 ``IN``/``NOT IN`` for params, tags and every string attribute (MLflow: ``run_id``, in some
 versions ``run_name``) with lists in either quote style (MLflow: single quotes) and an optional
-trailing comma; ``NOT LIKE``/``NOT ILIKE``; ``IS NULL``/``IS NOT NULL`` on any key (MLflow has
-them for experiment tags, not runs); the attributes ``name``, ``user``, ``experiment`` and
-``source.commit``; unquoted names starting with a digit after the prefix (``metrics.1st``);
-``+`` in exponents.
+trailing comma; ``NOT LIKE``/``NOT ILIKE``; ``IS NULL``/``IS NOT NULL`` on any key (MLflow 3.17:
+params and tags; on datasets here: the run has no input, or none with a context); the
+attributes ``name``, ``user``, ``experiment`` and ``source.commit``; unquoted names starting
+with a digit after the prefix (``metrics.1st``); ``+`` in exponents.
 
 Where MLflow accepts a filter that means something else here, or that we reject:
 
@@ -36,8 +40,7 @@ Where MLflow accepts a filter that means something else here, or that we reject:
   ending the string (``'it''s'`` is the five characters ``it''s``, ``'a\\'b'`` is ``a\\'b``).
 * ``run_id IN (...)``: MLflow silently drops ids that are not all lower case (a MySQL guard);
   here ids compare exactly.
-* ``datasets.*`` and ``attributes.artifact_uri`` are errors: the run table has no such columns,
-  and an error says so where an always-empty result would not.
+* Datasets cannot be sort keys (MLflow's stores reject them too, each in its own words).
 """
 
 from __future__ import annotations
@@ -49,15 +52,18 @@ from typing import Literal, TypeAlias
 
 from ledger.errors import FilterSyntaxError
 
-Kind = Literal["metric", "param", "tag", "attribute"]
+Kind = Literal["metric", "param", "tag", "attribute", "dataset"]
 
 _PREFIXES: dict[str, Kind] = {
     "metric": "metric", "metrics": "metric",
     "param": "param", "params": "param", "parameter": "param", "parameters": "param",
     "tag": "tag", "tags": "tag",
     "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
+    "dataset": "dataset", "datasets": "dataset",
 }  # fmt: skip
-_COLUMN_PREFIX = {"metric": "metrics.", "param": "params.", "tag": "tags."}
+_COLUMN_PREFIX = {"metric": "metrics.", "param": "params.", "tag": "tags.",
+                  "dataset": "datasets."}
+DATASET_KEYS = ("name", "digest", "context")
 
 # attribute key -> (column, numeric). MLflow's searchable RunInfo attributes and their aliases
 # (``created``/``Created`` -> start_time, ``run name`` variants -> run_name), then ledger's own.
@@ -72,18 +78,15 @@ _ATTRIBUTES: dict[str, tuple[str, bool]] = {
     "end_time": ("end_time", True),
     "experiment": ("experiment", False),
     "source.commit": ("source.commit", False),
+    "artifact_uri": ("artifact_uri", False),  # derived from run_id (ledger.query.search)
 }  # fmt: skip
-_UNSUPPORTED = {
-    "artifact_uri": "the attribute 'artifact_uri' is not supported: ledger runs have no "
-    "artifact URI",
-    "dataset": "dataset filters (datasets.name, ...) are not supported",
-}
 
 _NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
 _STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE", "IN", "NOT IN")
 _NULL_OPS = ("IS NULL", "IS NOT NULL")
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL"})
-_KIND_NAMES = {"metric": "metrics", "param": "params", "tag": "tags", "attribute": "attributes"}
+_KIND_NAMES = {"metric": "metrics", "param": "params", "tag": "tags", "attribute": "attributes",
+               "dataset": "datasets"}
 
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _INTEGER = re.compile(r"-?[0-9]+")
@@ -273,13 +276,11 @@ def _resolve(lexer: _Lexer, token: _Token) -> Field:
     """Map a key token (a name, or a lone double-quoted name) to the field it refers to."""
     segments = token.segments or ((token.value, True),)
     first, first_quoted = segments[0]
-    if first in ("dataset", "datasets") and len(segments) > 1:
-        raise lexer.error(token.pos, _UNSUPPORTED["dataset"])
     if len(segments) > 1 and first in _PREFIXES:
         kind, key = _PREFIXES[first], ".".join(s for s, _ in segments[1:])
     elif len(segments) == 1 or all(not quoted for _, quoted in segments):
         kind, key = "attribute", ".".join(s for s, _ in segments)
-        if key not in _ATTRIBUTES and key not in _UNSUPPORTED and len(segments) > 1:
+        if key not in _ATTRIBUTES and len(segments) > 1:
             raise lexer.error(
                 token.pos,
                 f"unknown key type {first!r} in {token.text!r}: "
@@ -289,10 +290,11 @@ def _resolve(lexer: _Lexer, token: _Token) -> Field:
         raise lexer.error(token.pos, f"unknown key type {first!r} in {token.text!r}")
     if not key:
         raise lexer.error(token.pos, f"empty name in {token.text!r}")
+    if kind == "dataset" and key not in DATASET_KEYS:
+        raise lexer.error(token.pos, f"unknown dataset key {key!r} in {token.text!r}: "
+                                     f"use datasets.name, datasets.digest or datasets.context")
     if kind != "attribute":
         return Field(kind, key, _COLUMN_PREFIX[kind] + key, kind == "metric")
-    if key in _UNSUPPORTED:
-        raise lexer.error(token.pos, _UNSUPPORTED[key])
     if key not in _ATTRIBUTES:
         hint = f" (did you mean metrics.{key}, params.{key} or tags.{key}?)"
         raise lexer.error(
@@ -524,6 +526,9 @@ def parse_order_by(order_by: Sequence[str] | str | None) -> list[SortKey]:
                 key.pos, f"expected a key such as metrics.acc, found {_describe(key)}"
             )
         field = _resolve(lexer, key)
+        if field.kind == "dataset":
+            raise lexer.error(key.pos, f"cannot sort by {key.text}: a run may have several "
+                                       "datasets")
         ascending, rest = True, tokens[1:]
         direction = rest[0]
         if direction.kind == "name" and direction.text.upper() in ("ASC", "DESC"):

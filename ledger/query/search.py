@@ -29,10 +29,10 @@ def search(ledger: Runs, where: str | None, experiment: str | None,
         raise InvalidInputError(f"max_results must be 0 or more, not {max_results}")
     node = filters.parse_filter(where)  # a malformed filter fails before any reading
     keys = filters.parse_order_by(list(order_by or []))
-    columns = None
-    if ids_only:
-        columns = {*filters.referenced_columns(node), *(k.column for k in keys)}
-    result = snapshot(ledger).table(columns)
+    wanted = {*filters.referenced_columns(node), *(k.column for k in keys)}
+    result = snapshot(ledger).table(wanted if ids_only else None)
+    if ARTIFACT_URI in wanted:
+        result = with_artifact_uri(ledger, result)
     if not include_deleted:
         result = result.filter(pc.invert(result["deleted"]))
     if experiment is not None:
@@ -44,7 +44,20 @@ def search(ledger: Runs, where: str | None, experiment: str | None,
     if max_results is not None:
         result = result.slice(0, max_results)
     result = drop_empty_columns(result)
-    return result if include_deleted else result.drop_columns(["deleted"])
+    hidden = [c for c in result.column_names if c in HIDDEN or c.startswith("datasets.")]
+    return result.drop_columns(hidden + ([] if include_deleted else ["deleted"]))
+
+
+ARTIFACT_URI = "artifact_uri"
+HIDDEN = {ARTIFACT_URI}  # columns made for filters and sorts only
+
+
+def with_artifact_uri(ledger: Runs, data: pa.Table) -> pa.Table:
+    """The table with MLflow's `artifact_uri` of each run (`ledger:///repo/runs/ID/artifacts`),
+    for `attributes.artifact_uri` filters and sorts."""
+    head, tail = ledger.artifact_uri("\0").split("\0")
+    uris = pc.binary_join_element_wise(head, data["run_id"], tail, "")
+    return data.append_column(ARTIFACT_URI, uris)
 
 
 def drop_empty_columns(data: pa.Table) -> pa.Table:

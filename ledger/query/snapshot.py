@@ -37,6 +37,7 @@ MANIFEST = "manifest.json"
 ALWAYS = ("run_id", "experiment", "name", "status", "start_time", "end_time", "user",
           "deleted")
 MAX_SEGMENTS = 12
+VERSION = 2  # of the cache's layout: 2 added the datasets.* columns (older caches are rebuilt)
 ORPHAN_AGE = 600  # seconds before an unreferenced segment file is removed
 
 _memo: dict[tuple[str, str, tuple[str, ...] | None], pa.Table] = {}
@@ -56,14 +57,14 @@ class Manifest:
     damaged: list[str] = field(default_factory=list)  # runs whose record could not be read
 
     def to_json(self) -> str:
-        return json.dumps({"version": 1, "commit": self.commit,
+        return json.dumps({"version": VERSION, "commit": self.commit,
                            "segments": [{"file": s.file, "rows": s.rows} for s in self.segments],
                            "damaged": self.damaged})
 
     @classmethod
     def parse(cls, text: str) -> Manifest:
         doc = json.loads(text)
-        if doc.get("version") != 1:
+        if doc.get("version") != VERSION:
             raise ValueError("unknown manifest version")
         return cls(doc["commit"], [Segment(s["file"], int(s["rows"])) for s in doc["segments"]],
                    [str(d) for d in doc.get("damaged", [])])

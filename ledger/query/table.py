@@ -1,4 +1,11 @@
-"""The run table: one row per run (info, params.*, latest metrics.*, tags.*) as Arrow."""
+"""The run table: one row per run (info, params.*, latest metrics.*, tags.*) as Arrow.
+
+The run's inputs, as MLflow's dataset filters see them, are three more columns,
+`datasets.name`, `datasets.digest` and `datasets.context`: each a string holding every value
+as `ITEM_START value ITEM_END` (null when the run has none), so that "some input matches" is
+a substring or regex test an Arrow expression can make (ledger/query/filter_arrow.py). They
+are for filtering only; searches leave them out of their results.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,11 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
+from ledger.runs.datasets import dataset_digest, dataset_name
 from ledger.runs.record import RunRecord
+
+ITEM_START, ITEM_END = "\x1e", "\x1f"  # ASCII record and unit separators
+DATASET_COLUMNS = ("datasets.name", "datasets.digest", "datasets.context")
 
 INFO_COLUMNS: list[tuple[str, pa.DataType]] = [
     ("run_id", pa.string()),
@@ -44,4 +55,24 @@ def build(records: Iterable[RunRecord]) -> pa.Table:
         for key in keys:
             fields.append(pa.field(f"{prefix}.{key}", type))
             arrays.append(pa.array([getattr(r, attr).get(key) for r in rows], type))
+    for name, values in zip(DATASET_COLUMNS, _dataset_values(rows)):
+        if any(values):
+            fields.append(pa.field(name, pa.string()))
+            arrays.append(pa.array([item_list(v) for v in values], pa.string()))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _dataset_values(rows: list[RunRecord]) -> tuple[list[list[str]], ...]:
+    names = [[dataset_name(e) for e in r.inputs] for r in rows]
+    digests = [[dataset_digest(e) for e in r.inputs] for r in rows]
+    contexts = [[str(e["context"]) for e in r.inputs if e.get("context")] for r in rows]
+    return names, digests, contexts
+
+
+def item_list(values: list[str]) -> str | None:
+    """Values as one string of delimited items (the separators never occur inside a value:
+    they are replaced by spaces); None for no values."""
+    if not values:
+        return None
+    clean = (v.replace(ITEM_START, " ").replace(ITEM_END, " ") for v in values)
+    return "".join(f"{ITEM_START}{v}{ITEM_END}" for v in clean)

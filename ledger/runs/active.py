@@ -66,6 +66,11 @@ class ActiveRun:
         return self._ledger.get_run(self.id).info
 
     @property
+    def data(self) -> Any:
+        """MLflow habit: the run's params, latest metrics and tags as logged so far."""
+        return self._ledger.get_run(self.id).data
+
+    @property
     def ledger(self) -> Runs:
         """The repository this run belongs to (wherever the process goes since)."""
         return self._ledger
@@ -249,6 +254,16 @@ class ActiveRun:
     def flush(self) -> None:
         """Commit what is journaled so far (the run stays RUNNING)."""
         with self._lock:
+            self._commit(end=False)
+
+    def publish(self) -> None:
+        """Commit the run now even if nothing was logged since it started (a flush commits
+        only what is new), so that searches see a run that was just created."""
+        with self._lock:
+            if self._ended or self._closed:
+                return
+            with self._buffer:
+                self._dirty = True
             self._commit(end=False)
 
     def due(self) -> float:

@@ -1,5 +1,6 @@
 """Fingerprints of in-memory datasets (pandas, Arrow, numpy) for `log_input`, shaped like a
-file input: `{"path": name, "digest": "sha256:…", "size": bytes, "context": …}`."""
+file input: `{"path": name, "digest": "sha256:…", "size": bytes, "context": …}`, and what
+MLflow sees of an input entry (its dataset name and digest, as filters compare them)."""
 
 from __future__ import annotations
 
@@ -43,4 +44,33 @@ def fingerprint(data: Any, context: str | None = None, name: str | None = None
         entry["path"] = str(entry["path"])
     if context:
         entry["context"] = context
+    return entry
+
+
+def dataset_name(entry: dict[str, Any]) -> str:
+    """An input's name as MLflow shows it (`datasets.name`): its path, or a dataset's name."""
+    return str(entry.get("path", ""))
+
+
+def dataset_digest(entry: dict[str, Any]) -> str:
+    """An input's digest as MLflow shows it (`datasets.digest`): MLflow's own digest when the
+    dataset was logged through MLflow, else the ledger's `sha256:…`."""
+    return str(entry.get("dataset_digest") or entry.get("digest", ""))
+
+
+CONTEXT_TAG = "mlflow.data.context"
+
+
+def mlflow_entry(dataset_input: Any) -> dict[str, Any]:
+    """The input entry of an MLflow `DatasetInput` (its dataset, its context tag): named by
+    the dataset's name, with MLflow's digest kept (`datasets.digest` compares it) and a
+    `sha256:` digest of (name, MLflow digest, source) for the ledger's lineage."""
+    d = dataset_input.dataset
+    digest = hashlib.sha256(f"{d.name}\0{d.digest}\0{d.source}".encode()).hexdigest()
+    entry: dict[str, Any] = {"path": str(d.name), "digest": f"sha256:{digest}", "size": 0}
+    if d.digest:
+        entry["dataset_digest"] = str(d.digest)
+    context = next((t.value for t in dataset_input.tags or [] if t.key == CONTEXT_TAG), None)
+    if context:
+        entry["context"] = str(context)
     return entry

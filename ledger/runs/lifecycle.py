@@ -204,7 +204,7 @@ class Runs:
 
     def rename_run(self, run_id: str, name: str) -> str:
         checked = names.check_run_name(name)
-        return self._edit(run_id, lambda r: setattr(r, "name", checked), "renamed")
+        return self._edit(run_id, lambda r: r.rename(checked), "renamed")
 
     def delete_run(self, run_id: str) -> str:
         """Soft delete: hidden from listings, kept in history, undone by `restore_run`."""

@@ -8,7 +8,8 @@ order-independent, so merge(a, b) == merge(b, a) and merge(a, a) == a:
   created; if two versions disagree the smaller one (by start time, then content) wins;
 - params are immutable: the union of both sides (a clash keeps the smaller value);
 - status: a terminal status beats RUNNING; between two terminal ones the later change wins;
-- tags and the deleted flag are last-writer-wins registers: each change carries a clock
+- tags, the deleted flag and a rename (`rename_run`; the name given at creation stays identity
+  until then) are last-writer-wins registers: each change carries a clock
   `[ms, counter]` that is always greater than every clock the writer had seen on that run, so a
   change made after reading a state sorts after it; equal clocks fall back to the value;
 - inputs are a set; metric points (kept beside run.json as Parquet) are a set of
@@ -57,8 +58,8 @@ class RunRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     latest: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (step, timestamp)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
-    # last-writer-wins clocks: "status", "deleted", "tag:<key>" (a tag clock without a value
-    # in `tags` is a deletion)
+    # last-writer-wins clocks: "status", "deleted", "name" (a rename), "tag:<key>" (a tag
+    # clock without a value in `tags` is a deletion)
     clocks: dict[str, Clock] = field(default_factory=dict)
 
     # -- clocks -------------------------------------------------------------------------------
@@ -89,6 +90,10 @@ class RunRecord:
     def delete_tag(self, key: str, clock: Clock | None = None) -> None:
         self.tags.pop(key, None)
         self.clocks[f"tag:{key}"] = clock or self.next_clock()
+
+    def rename(self, name: str, clock: Clock | None = None) -> None:
+        self.name = name
+        self.clocks["name"] = clock or self.next_clock()
 
     def set_deleted(self, deleted: bool, clock: Clock | None = None) -> None:
         self.deleted = deleted
@@ -214,6 +219,10 @@ def merge(a: RunRecord, b: RunRecord) -> RunRecord:
             out.tags[key] = best.tags[key]
         if ck in best.clocks:
             out.clocks[ck] = best.clocks[ck]
+    # a rename is last-writer-wins; without one the name is identity (the first record's)
+    nwin = max((a, b), key=lambda r: (r.clocks.get("name", (0, 0)), r.name))
+    if nwin.clocks.get("name", (0, 0)) > (0, 0):
+        out.name, out.clocks["name"] = nwin.name, nwin.clocks["name"]
     dwin = max((a, b), key=lambda r: (r.clocks.get("deleted", (0, 0)), r.deleted))
     out.deleted = dwin.deleted
     if "deleted" in dwin.clocks:

@@ -413,8 +413,10 @@ def test_parsing_does_not_import_pyarrow() -> None:
         ("foo.bar = 'x'", 1, "unknown key type 'foo'"),
         ("params.x = 'a' and acc > 1", 20, "unknown attribute 'acc'"),
         ("attributes.lifecycle_stage = 'active'", 1, "unknown attribute 'lifecycle_stage'"),
-        ("datasets.name = 'x'", 1, "dataset filters"),
-        ("attributes.artifact_uri = 'models:/m/1'", 1, "artifact_uri"),
+        ("datasets.name > 'x'", 15, "comparator '>' is not allowed for datasets"),
+        ("dataset.size = 'x'", 1, "unknown dataset key 'size'"),
+        ("datasets.digest = 12", 19, "holds strings"),
+        ("attributes.artifact_uri < 'x'", 25, "not allowed for the attribute 'artifact_uri'"),
         ("tags.'env' = 'x'", 6, "expected a name after 'tags.'"),
         ("params.p = 'abc", 12, "unterminated string"),
         ("params.`p = 'abc'", 8, "unterminated"),
@@ -526,6 +528,7 @@ def test_sort_without_tie_break_columns_and_small_tables() -> None:
         ("", 1, "expected a key"),
         ("acc DESC", 1, "unknown attribute 'acc'"),
         ("metrics.`acc", 9, "unterminated"),
+        ("datasets.name", 1, "cannot sort by datasets.name"),
     ],
 )
 def test_order_by_errors(clause: str, position: int, fragment: str) -> None:

@@ -26,6 +26,8 @@ def records(draw) -> RunRecord:
         else:
             r.delete_tag(key, draw(clocks))
     if draw(st.booleans()):
+        r.rename(draw(st.sampled_from(["m", "z"])), draw(clocks))
+    if draw(st.booleans()):
         r.set_deleted(draw(st.booleans()), draw(clocks))
     if draw(st.booleans()):
         r.finish(draw(st.sampled_from(["FINISHED", "FAILED", "KILLED"])), draw(st.integers(5, 9)),
@@ -59,6 +61,15 @@ def test_terminal_status_beats_running_and_later_tag_wins() -> None:
     m = merge(a, b)
     assert m.status == "FINISHED" and m.end_time == 10
     assert m.tags == {"k": "new"}
+
+
+def test_a_rename_is_last_writer_wins() -> None:
+    live = RunRecord(id=RID, experiment="e", name="r1", start_time=1)  # what a journal holds
+    committed = RunRecord(id=RID, experiment="e", name="r1", start_time=1)
+    committed.rename("renamed", (2, 0))  # sorts after "r1": identity alone would drop it
+    assert merge(live, committed).name == merge(committed, live).name == "renamed"
+    live.rename("again", (3, 0))
+    assert merge(live, committed).name == "again"
 
 
 def test_points_are_a_set_in_canonical_order() -> None:
