@@ -23,6 +23,7 @@ from common import (
     ENV,
     MLFLOW_LOG_BATCH,
     PY,
+    TIMER,
     fresh_repo,
     prime_bytecode,
     report,
@@ -55,17 +56,11 @@ fill(Ledger("."), int(sys.argv[1]))
 print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
-SEARCH = """
+SEARCH = TIMER + """
 import json, statistics, sys, time, mlflow
 mlflow.set_tracking_uri(sys.argv[1])
 exps = sys.argv[2].split(",")
 where = "metrics.m0 > 0.05 and params.p1 = '3'"
-def t(fn, n=3):
-    fn()
-    out = []
-    for _ in range(n):
-        s = time.perf_counter(); fn(); out.append(time.perf_counter() - s)
-    return statistics.median(out) * 1000
 print(json.dumps({
     "ms": t(lambda: mlflow.search_runs(exps, filter_string=where, max_results=50000)),
     "ms_list": t(lambda: mlflow.search_runs(exps, filter_string=where, max_results=50000,

@@ -19,6 +19,7 @@ from common import (
     MLFLOW_LOG_BATCH,
     OUT,
     PY,
+    TIMER,
     fresh_repo,
     median,
     prime_bytecode,
@@ -62,16 +63,10 @@ print(json.dumps(res))
 """
 
 
-QUERY_MLFLOW = """
+QUERY_MLFLOW = TIMER + """
 import json, statistics, sys, time, mlflow
 mlflow.set_tracking_uri(sys.argv[1])
 exp = sys.argv[2]
-def t(fn, n=3):
-    fn()
-    out = []
-    for _ in range(n):
-        s = time.perf_counter(); fn(); out.append(time.perf_counter() - s)
-    return statistics.median(out) * 1000
 where = "metrics.m0 > 0.5 and params.p1 = '3'"
 broad = "metrics.m0 > 0.05 and params.p1 != '3'"
 res = {

@@ -69,6 +69,18 @@ def report(rows: list[tuple[str, str, str, str]]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
+# the median milliseconds of `n` calls after one warm-up, for worker scripts (paste first)
+TIMER = """
+import statistics, time
+def t(fn, n=3):
+    fn()
+    out = []
+    for _ in range(n):
+        s = time.perf_counter(); fn(); out.append(time.perf_counter() - s)
+    return statistics.median(out) * 1000
+"""
+
+
 def prime_bytecode() -> None:
     """Compile the ledger's and its dependencies' bytecode once, as an installed package has."""
     subprocess.run([PY, "-m", "compileall", "-q", str(Path(__file__).parent.parent / "ledger")],

@@ -299,10 +299,10 @@ class RunStore:
     def _move_notes(self, old: bytes | None, new: bytes, run_ids: list[str]) -> None:
         """Move the notes ref to the commit prepared with the run commit; if another writer
         moved it meanwhile, add the notes again on top of theirs (a second, rare pack)."""
-        if not self.refs.swap(notes.NOTES_REF, old, new):
-            root = self.root(self.head())
-            notes.add(self, [f.record for r in run_ids if (f := self.load(root, r)) is not None])
-        self._noted.update(run_ids)
+        if self.refs.swap(notes.NOTES_REF, old, new):
+            self._noted.update(run_ids)
+        else:
+            self.note_runs(run_ids, self.head())
 
     def has_commit(self, sha: str) -> bool:
         """Whether the repository has this (source) commit; found ones are remembered, as a
