@@ -13,7 +13,6 @@ live journal holds only what is not committed yet.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import threading
@@ -335,7 +334,7 @@ class ActiveRun:
         with self._buffer:  # take the buffers; other threads go on logging into new ones
             if not self._dirty and not end:
                 return
-            snapshot = copy.deepcopy(self._record)
+            snapshot = self._record.copy()
             points, self._points = self._points, []
             artifacts, self._artifacts = self._artifacts, {}
             files, self._files = self._files, {}

@@ -17,6 +17,7 @@ from typing import Any
 
 from ledger.errors import InvalidInputError
 from ledger.names import check_text
+from ledger.runs import worktree
 from ledger.store.git import git_env
 from ledger.store.gitdir import GitDir
 
@@ -49,30 +50,35 @@ def source(gitdir: GitDir, argv: list[str] | None = None) -> tuple[dict[str, Any
 
 
 def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
-    """Read afresh for every run (P9): a cache keyed on time recorded the previous commit,
-    branch or patch for a run started just after a commit, an edit or a checkout; one
-    `git status` costs a few milliseconds, small beside a run."""
+    """As git sees it when the run starts (P9): read afresh, unless nothing git looks at has
+    changed since the last capture (runs/worktree.py; a cache keyed on time once recorded
+    the previous commit, branch or patch for a run started just after a commit, an edit or
+    a checkout)."""
     seeded = _seeded.pop(str(gitdir.git_dir), None)
     if seeded is not None:
         return dict(seeded[0]), seeded[1]
+    if gitdir.work_tree is None:
+        return {"commit": None, "branch": None, "dirty": False}, None
+    known = worktree.recall(gitdir)
+    if known is not None:
+        return known
+    snap = worktree.snapshot(gitdir)
+    status = _git(gitdir, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no")
+    if status.returncode != 0:
+        return {"commit": None, "branch": None, "dirty": False}, None
     info: dict[str, Any] = {"commit": None, "branch": None, "dirty": False}
-    patch: bytes | None = None
-    if gitdir.work_tree is not None:
-        status = _git(gitdir, "status", "--porcelain=v2", "--branch", "-z",
-                      "--untracked-files=no")
-        if status.returncode == 0:
-            entries = status.stdout.split(b"\0")
-            for entry in entries:
-                if entry.startswith(b"# branch.oid "):
-                    oid = entry[len(b"# branch.oid "):].decode("ascii", "replace")
-                    info["commit"] = None if oid == "(initial)" else oid
-                elif entry.startswith(b"# branch.head "):
-                    head = entry[len(b"# branch.head "):].decode("utf-8", "replace")
-                    info["branch"] = None if head == "(detached)" else head
-                elif entry and not entry.startswith(b"#"):
-                    info["dirty"] = True
-            if info["dirty"]:
-                patch = _patch(gitdir, info["commit"] or _empty_tree(gitdir))
+    for entry in status.stdout.split(b"\0"):
+        if entry.startswith(b"# branch.oid "):
+            oid = entry[len(b"# branch.oid "):].decode("ascii", "replace")
+            info["commit"] = None if oid == "(initial)" else oid
+        elif entry.startswith(b"# branch.head "):
+            head = entry[len(b"# branch.head "):].decode("utf-8", "replace")
+            info["branch"] = None if head == "(detached)" else head
+        elif entry and not entry.startswith(b"#"):
+            info["dirty"] = True
+    patch = _patch(gitdir, info["commit"] or _empty_tree(gitdir)) if info["dirty"] else None
+    if patch is not None or not info["dirty"]:  # not a diff that failed
+        worktree.keep(gitdir, snap, info, patch)
     return info, patch
 
 

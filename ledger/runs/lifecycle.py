@@ -7,7 +7,6 @@ everything before writing anything (P6), and never print.
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -89,7 +88,7 @@ class Runs:
         (`start_run` also makes it the thread's active run.)"""
         record, files = self._new_record(experiment, name, tags, params, argv,
                                          overrides=overrides)
-        first = (journal.CREATE, record.to_json_dict(), {k: v.decode() for k, v in files.items()})
+        first = (journal.CREATE, record.to_doc(), {k: v.decode() for k, v in files.items()})
         jr = journal.Journal.create(self.journal_dir, record.id, journal.OWNER, first)
         return ActiveRun(self, record, jr, files, owner=True)
 
@@ -224,7 +223,7 @@ class Runs:
         def change(current: RunRecord | None) -> RunRecord:
             if with_live and current is not None and fallback is not None:
                 current = merge(current, fallback)
-            record = current or _require(copy.deepcopy(fallback), rid)
+            record = current or _require(fallback.copy() if fallback else None, rid)
             fn(record)
             return record
 
@@ -430,7 +429,7 @@ def _create(record: RunRecord) -> Any:
     def change(current: RunRecord | None) -> RunRecord:
         if current is not None:
             raise InvalidInputError(f"run {record.id} exists already")
-        return copy.deepcopy(record)
+        return record.copy()
 
     return change
 

@@ -69,7 +69,8 @@ def prepare(store: RunStore, records: Iterable[RunRecord], old: bytes | None
     for record in records:
         commit = (record.source or {}).get("commit")
         # a run imported from elsewhere may name a commit this repository lacks: no note
-        if isinstance(commit, str) and len(commit) == 40 and store.has_commit(commit):
+        if (isinstance(commit, str) and len(commit) == 40 and commit not in store.full_notes
+                and store.has_commit(commit)):
             wanted.setdefault(commit, set()).add(note_line(record))
     if not wanted:
         return None
@@ -85,7 +86,10 @@ def prepare(store: RunStore, records: Iterable[RunRecord], old: bytes | None
                 changes[commit] = None
         have = set(objects.blob_bytes(entry[1]).decode().splitlines()) if entry else set()
         more = more_line(commit)
-        if lines <= have or more in have:
+        if more in have:  # full, and stays so: notes only grow
+            store.full_notes.add(commit)
+            continue
+        if lines <= have:
             continue
         listed = sorted(have | lines)
         if len(listed) > NOTE_RUNS:

@@ -117,10 +117,26 @@ class RunRecord:
                 self.latest[key] = (step, ts)
                 self.metrics[key] = value
 
+    def copy(self) -> RunRecord:
+        """An independent copy, as `copy.deepcopy` makes it, at a fraction of its cost."""
+        return RunRecord(
+            id=self.id, experiment=self.experiment, name=self.name, status=self.status,
+            start_time=self.start_time, end_time=self.end_time, user=self.user,
+            params=dict(self.params), tags=dict(self.tags), source=_copied(self.source),
+            environment=_copied(self.environment), inputs=_copied(self.inputs),
+            deleted=self.deleted, metrics=dict(self.metrics), latest=dict(self.latest),
+            artifacts=_copied(self.artifacts), clocks=dict(self.clocks))
+
     # -- serialisation ------------------------------------------------------------------------
     def to_json(self) -> bytes:
         """Canonical run.json: sorted keys, no NaN literals, one trailing newline."""
-        doc: dict[str, Any] = {
+        text = json.dumps(self.to_doc(), sort_keys=True, indent=1, ensure_ascii=False,
+                          allow_nan=False)
+        return (text + "\n").encode()
+
+    def to_doc(self) -> dict[str, Any]:
+        """run.json as a document (sharing this record's values: encode it at once)."""
+        return {
             **self.public(),
             "format": FORMAT,
             "environment": self.environment,
@@ -130,8 +146,6 @@ class RunRecord:
                 "clocks": {k: list(v) for k, v in sorted(self.clocks.items()) if v != (0, 0)},
             },
         }
-        text = json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
-        return (text + "\n").encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> RunRecord:
@@ -141,9 +155,6 @@ class RunRecord:
         except ValueError as exc:  # also bytes that are not UTF-8
             raise DamagedRunError(f"run.json is not JSON ({exc})") from None
         return record_from_doc(doc)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return json.loads(self.to_json())
 
     @classmethod
     def from_json_dict(cls, doc: dict[str, Any]) -> RunRecord:
@@ -186,6 +197,15 @@ class RunRecord:
             "artifacts": list(self.artifacts),
             "deleted": self.deleted,
         }
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a JSON document (dicts, lists; everything else is immutable)."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
 
 
 def merge(a: RunRecord, b: RunRecord) -> RunRecord:

@@ -103,6 +103,7 @@ class RunStore:
         self.refs = Refs(gitdir.common_dir)
         self._noted: set[str] = set()  # runs this handle has put in the git notes
         self._commits: set[str] = set()  # source commits found in the repository
+        self.full_notes: set[str] = set()  # source commits whose note lists NOTE_RUNS runs
         self._queue: list[_Ticket] = []  # updates waiting for the next group commit
         self._queue_lock = threading.Lock()
         self._committer = threading.Lock()  # one committing thread at a time

@@ -25,7 +25,7 @@ def test_the_package_list_is_shared_and_invalidated_by_an_install(tmp_path: Path
     assert got.code == 0, got.err
     cached = sorted((cache / "ledger").glob("packages-*.json"))
     assert len(cached) == 1
-    assert not (first / ".git" / "ledger" / "cache").exists()
+    assert not list((first / ".git" / "ledger").rglob("packages-*"))  # per user, not repo
     listed = environment(first, got.out.strip())
     assert "fakepkg" not in listed and listed  # the interpreter's packages
     assert run_ledger("log", "-p", "a=1", cwd=second, env=env).code == 0

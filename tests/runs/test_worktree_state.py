@@ -1,0 +1,152 @@
+"""The remembered source state (runs/worktree.py): reused only while git would answer the
+same, never for a state that changed, whichever way it changed."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from ledger import Ledger
+from ledger.runs import capture, worktree
+from ledger.store import gitdir as gitdirs
+from tests.conftest import git, run_ledger
+
+HOUR_NS = 3600 * 10**9
+
+
+def age(repo: Path) -> None:
+    """Make every file look written an hour ago, as in a repository not just created."""
+    old = time.time_ns() - HOUR_NS
+    for path in [*repo.rglob("*")]:
+        if path.is_file() and not path.is_symlink():
+            os.utime(path, ns=(old, old))
+    time.sleep(0.05)  # past the clock tick of the change times that os.utime set
+
+
+@pytest.fixture
+def gd(repo: Path):
+    worktree.forget()
+    age(repo)
+    yield gitdirs.find(repo)
+    worktree.forget()
+
+
+def test_a_clean_state_is_remembered_and_reused(gd) -> None:
+    first = capture.source(gd, [])
+    assert worktree.recall(gd) == ({k: first[0][k] for k in ("commit", "branch", "dirty")}, None)
+    worktree.forget()  # a new process reads it from .git/ledger/cache
+    assert worktree.recall(gd) is not None
+
+
+def test_an_edit_of_the_same_size_and_mtime_is_seen(gd, repo: Path) -> None:
+    capture.source(gd, [])
+    path = repo / "train.py"
+    before = path.stat()
+    path.write_text(path.read_text().replace("print", "PRINT"))  # same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back
+    assert worktree.recall(gd) is None  # the change time moved
+    info, patch = capture.source(gd, [])
+    assert info["dirty"] and patch and b"PRINT" in patch
+
+
+def test_a_commit_a_checkout_and_a_new_branch_are_seen(gd, repo: Path) -> None:
+    lg = Ledger(repo)
+
+    def source() -> dict:
+        run = lg.open_run()
+        run.end()
+        return lg.get_run(run.id).source
+
+    source()
+    (repo / "train.py").write_text("print('v2')\n")
+    git(repo, "commit", "-qam", "v2")
+    age(repo)
+    second = source()
+    assert second["commit"] == git(repo, "rev-parse", "HEAD").stdout.strip()
+    git(repo, "checkout", "-qb", "other")
+    assert source()["branch"] == "other"
+    git(repo, "checkout", "-q", "--detach")
+    assert source()["branch"] is None
+    git(repo, "update-ref", "refs/heads/main", "HEAD~1")
+    git(repo, "checkout", "-q", "main")
+    assert source()["commit"] != second["commit"]
+
+
+def test_a_dirty_state_keeps_its_patch_until_the_next_edit(gd, repo: Path) -> None:
+    (repo / "train.py").write_text("print('one')\n")
+    age(repo)
+    info, patch = capture.source(gd, [])
+    assert info["dirty"] and b"one" in patch
+    state = {k: info[k] for k in ("commit", "branch", "dirty")}
+    assert worktree.recall(gd) == (state, patch)
+    (repo / "train.py").write_text("print('two')\n")
+    info, patch = capture.source(gd, [])
+    assert b"two" in patch and b"one" not in patch
+    git(repo, "add", "train.py")  # staged: the index moved
+    assert worktree.recall(gd) is None
+
+
+def test_a_file_stamped_in_the_capture_s_clock_tick_is_not_kept(gd, repo: Path) -> None:
+    future = time.time_ns() + HOUR_NS  # at or after the file system's "now"
+    os.utime(repo / "train.py", ns=(future, future))
+    capture.source(gd, [])
+    assert worktree.recall(gd) is None
+
+
+def test_a_deleted_tracked_file_is_seen(gd, repo: Path) -> None:
+    capture.source(gd, [])
+    (repo / "train.py").unlink()
+    info, patch = capture.source(gd, [])
+    assert info["dirty"] and b"deleted file" in patch
+
+
+def test_git_configuration_is_part_of_the_state(gd, repo: Path) -> None:
+    capture.source(gd, [])
+    git(repo, "config", "core.fileMode", "false")
+    assert worktree.recall(gd) is None
+
+
+@pytest.mark.parametrize("version", ["2", "3", "4"])
+def test_the_index_is_read_as_git_reads_it(repo: Path, version: str) -> None:
+    for i, name in enumerate(["a/b/c.txt", "a/b/d.txt", "a/long-name-" + "x" * 90, "z.py",
+                              "ünïcode.txt", "a/bb"]):
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(i))
+    git(repo, "add", ".")
+    git(repo, "update-index", "--index-version", version)
+    if version == "3":
+        git(repo, "update-index", "--skip-worktree", "z.py")  # an extended flag
+    listed = git(repo, "ls-files", "-z", text=False).stdout.split(b"\0")[:-1]
+    assert worktree._tracked(repo / ".git" / "index") == [os.fsdecode(p) for p in listed]
+
+
+def test_submodules_and_split_indexes_are_never_kept(repo: Path, tmp_path: Path) -> None:
+    git(repo, "update-index", "--split-index")
+    assert worktree._tracked(repo / ".git" / "index") is None
+    git(repo, "update-index", "--no-split-index")
+    assert worktree._tracked(repo / ".git" / "index") is not None
+    sha = git(repo, "rev-parse", "HEAD").stdout.strip()
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{sha},sub")
+    assert worktree._tracked(repo / ".git" / "index") is None
+
+
+def test_ledger_log_in_a_loop_records_each_state(repo: Path) -> None:
+    age(repo)
+    ids = []
+    for text in ("print('a')\n", "print('b')\n", "print('b')\n"):
+        (repo / "train.py").write_text(text)
+        res = run_ledger("log", "-m", "m=1", cwd=repo)
+        assert res.code == 0, res.err
+        ids.append(res.out.strip())
+    lg = Ledger(repo)
+    assert all(lg.get_run(rid).source["dirty"] for rid in ids)
+    patches = [lg.read_run_file(rid, "source.patch") for rid in ids]
+    assert b"+print('a')" in patches[0]
+    assert b"+print('b')" in patches[1] and patches[2] == patches[1]
+    (repo / "train.py").write_text(git(repo, "show", "HEAD:train.py").stdout)
+    res = run_ledger("log", "-m", "m=1", cwd=repo)
+    assert not lg.get_run(res.out.strip()).source["dirty"]
