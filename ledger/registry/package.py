@@ -28,8 +28,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from dulwich.objects import ShaFile
-
 from ledger.errors import InvalidInputError, LedgerError, RunNotFoundError
 from ledger.runs.record import float_to_json
 from ledger.runs.run import Run
@@ -39,7 +37,7 @@ from ledger.store import stream, trees
 from ledger.store.git import run_git
 from ledger.store.gitdir import GitDir
 from ledger.store.identity import fallback_config
-from ledger.store.objects import FILE_MODE, ObjectStore, blob
+from ledger.store.objects import FILE_MODE, ObjectStore, Written, blob
 
 MANIFEST = "ledger-model.json"
 FORMAT = "ledger-model"
@@ -86,7 +84,7 @@ def build_package(store: RunStore, run: Run, name: str, version: str,
     manifest = _manifest(store.objects, run, name, version, path, files)
     data = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
     manifest_blob = blob(data)
-    out: list[ShaFile] = [manifest_blob]
+    out: list[Written] = [manifest_blob]
     changes = {MANIFEST: (FILE_MODE, manifest_blob.id)}
     if base is not None:
         tree = trees.edit(store.objects, base, changes, out)

@@ -21,12 +21,12 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from dulwich.objects import Commit, ObjectID, ShaFile
+from dulwich.objects import Commit, ObjectID
 
 from ledger.runs.record import RunRecord
 from ledger.store import trees
 from ledger.store.identity import identity
-from ledger.store.objects import FILE_MODE, blob
+from ledger.store.objects import FILE_MODE, Written, blob
 
 if TYPE_CHECKING:
     from ledger.runs.store import RunStore
@@ -60,7 +60,7 @@ def add(store: RunStore, records: Iterable[RunRecord]) -> bytes | None:
 
 
 def prepare(store: RunStore, records: Iterable[RunRecord], old: bytes | None
-            ) -> list[ShaFile] | None:
+            ) -> list[Written] | None:
     """The objects of the notes commit that adds `records` to the notes at `old`, its commit
     last; None if every run is noted already. Writes nothing: a run commit puts these objects
     into its own pack (one pack per commit) and then moves the notes ref."""
@@ -75,7 +75,7 @@ def prepare(store: RunStore, records: Iterable[RunRecord], old: bytes | None
     if not wanted:
         return None
     root = objects.commit(old).tree if old is not None else None
-    out: list[ShaFile] = []
+    out: list[Written] = []
     changes: dict[str, trees.Entry | None] = {}
     for commit, lines in sorted(wanted.items()):
         path = f"{commit[:2]}/{commit[2:]}"

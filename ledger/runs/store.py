@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from dulwich.objects import Blob, Commit, ObjectID, ShaFile
+from dulwich.objects import Blob, Commit, ObjectID
 
 from ledger import names
 from ledger.errors import (
@@ -44,7 +44,7 @@ from ledger.runs.record import Point, RunRecord, canonical_points, float_to_json
 from ledger.store import parquet, trees
 from ledger.store.gitdir import GitDir
 from ledger.store.identity import identity
-from ledger.store.objects import FILE_MODE, ObjectStore, blob
+from ledger.store.objects import FILE_MODE, ObjectStore, Written, blob
 from ledger.store.refs import Refs
 
 RUNS_REF = names.RUNS_REF.encode()
@@ -259,7 +259,7 @@ class RunStore:
 
         def build(old: bytes | None) -> bytes | None:
             root = self.root(old)
-            out: list[ShaFile] = []
+            out: list[Written] = []
             changes: dict[str, trees.Entry | None] = {}
             applied = [self._apply(root, group, changes, out, encoded)
                        for group in by_run.values()]
@@ -281,7 +281,7 @@ class RunStore:
             self._move_notes(*noting[0], list(by_run))
         return head
 
-    def _prepare_notes(self, records: list[RunRecord], out: list[ShaFile]
+    def _prepare_notes(self, records: list[RunRecord], out: list[Written]
                        ) -> list[tuple[bytes | None, bytes]]:
         """Add to `out` the notes commit for the runs not yet noted by this handle (see
         runs/notes.py); the (notes head, new notes commit) pair, or nothing to do."""
@@ -341,7 +341,7 @@ class RunStore:
             nonlocal created
             if old is not None:
                 return None
-            out: list[ShaFile] = []
+            out: list[Written] = []
             out.append(self._commit_object(trees.build({}, out), None, ["ledger initialized"]))
             self.objects.add(out)
             created = True
@@ -355,7 +355,7 @@ class RunStore:
         root: bytes | None,
         group: list[Update],
         changes: dict[str, trees.Entry | None],
-        out: list[ShaFile],
+        out: list[Written],
         encoded: dict[tuple[str, tuple[Any, ...]], Blob],
     ) -> tuple[str, RunRecord]:
         """Apply the updates of one run, in order, to the run as found under `root`: its

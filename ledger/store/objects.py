@@ -15,12 +15,16 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from dulwich.object_store import DiskObjectStore
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 
 from ledger.errors import LedgerError
 from ledger.store.packs import Packs
+from ledger.store.tree_entries import TREE_TYPE, RawObject, TreeEntries
+
+Written = ShaFile | RawObject  # what the ledger writes: dulwich's objects, or trees as bytes
 
 TREE_CACHE_BYTES = 32 << 20  # parsed trees kept in memory, per store
 TREE_ENTRY_BYTES = 250  # memory of one parsed tree entry (name, mode, sha, dict slot)
@@ -43,19 +47,19 @@ def _close_all() -> None:
 
 
 class TreeCache:
-    """Recently used trees, bounded by their (estimated) memory: a process that lives for
-    days must not keep every tree it ever wrote or read."""
+    """Recently used trees (dulwich's, or TreeEntries), bounded by their (estimated) memory:
+    a process that lives for days must not keep every tree it ever wrote or read."""
 
     def __init__(self, budget: int = TREE_CACHE_BYTES) -> None:
         self.budget = budget
         self.size = 0
-        self._items: OrderedDict[bytes, tuple[Tree, int]] = OrderedDict()
+        self._items: OrderedDict[bytes, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, sha: bytes) -> Tree | None:
+    def get(self, sha: bytes) -> Any:
         with self._lock:
             hit = self._items.get(sha)
             if hit is None:
@@ -63,7 +67,7 @@ class TreeCache:
             self._items.move_to_end(sha)
             return hit[0]
 
-    def put(self, sha: bytes, tree: Tree) -> None:
+    def put(self, sha: bytes, tree: Tree | TreeEntries) -> None:
         cost = 100 + TREE_ENTRY_BYTES * len(tree)
         if cost > self.budget:
             return
@@ -91,12 +95,14 @@ class ObjectStore:
         self._dir = objects_dir
         self.packs = Packs(objects_dir)
         self._trees = TreeCache()
-        self._recent: dict[bytes, ShaFile] = {}  # written by this process, read back at once
+        self._entries = TreeCache()  # the same trees as TreeEntries, for edits and lookups
+        self._recent: dict[bytes, Written] = {}  # written by this process, read back at once
         _open_stores.add(self)
 
     def close(self) -> None:
         self._store.close()
         self._trees.clear()
+        self._entries.clear()
         self._recent.clear()
 
     @property
@@ -108,6 +114,9 @@ class ObjectStore:
 
     def get(self, sha: bytes) -> ShaFile:
         recent = self._recent.get(sha)
+        if isinstance(recent, RawObject):
+            recent = self._recent[sha] = ShaFile.from_raw_string(
+                recent.type_num, recent.data, ObjectID(sha))
         if recent is not None:
             return recent
         try:
@@ -128,6 +137,34 @@ class ObjectStore:
             self._trees.put(sha, cached)
         return cached
 
+    def entries(self, sha: bytes) -> TreeEntries:
+        """A tree as TreeEntries (for edits and path lookups), cached."""
+        cached = self._entries.get(sha)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        recent = self._recent.get(sha)
+        if recent is not None:
+            type_num, data = recent.type_num, recent.as_raw_string()
+        else:
+            try:
+                type_num, data = self._store.get_raw(ObjectID(sha))
+            except KeyError:
+                raise LedgerError(
+                    f"git object {sha.decode()} is missing: the repository is incomplete "
+                    "(try `git fsck`)") from None
+        if type_num != TREE_TYPE:
+            raise LedgerError(f"git object {sha.decode()} is not a tree")
+        try:
+            entries = TreeEntries.parse(data)
+        except ValueError:
+            raise LedgerError(f"git object {sha.decode()} is a damaged tree") from None
+        self._entries.put(sha, entries)
+        return entries
+
+    def keep_entries(self, sha: bytes, entries: TreeEntries) -> None:
+        """Remember the entries of a tree just made (its id is its content: always valid)."""
+        self._entries.put(sha, entries)
+
     def blob_bytes(self, sha: bytes) -> bytes:
         obj = self.get(sha)
         if not isinstance(obj, Blob):
@@ -142,14 +179,14 @@ class ObjectStore:
             raise LedgerError(f"git object {sha.decode()} is not a commit")
         return obj
 
-    def add(self, objects: Iterable[ShaFile]) -> None:
+    def add(self, objects: Iterable[Written]) -> None:
         """Write the objects that are not stored yet, all in one pack.
 
         Only larger blobs are looked up first (a file logged again, the shared package
         list): a lookup of a new object scans every pack, while a duplicate small object
         costs a few bytes until the packs are merged (trees and commits are new in practice).
         """
-        fresh: dict[bytes, ShaFile] = {}
+        fresh: dict[bytes, Written] = {}
         for obj in objects:
             sha = obj.id
             if sha in fresh:
@@ -161,7 +198,8 @@ class ObjectStore:
                 fresh[sha] = obj
         if not fresh:
             return
-        self.packs.write([(o.type_num, o.as_raw_string(), o.sha().digest())
+        self.packs.write([(o.type_num, o.as_raw_string(),
+                           o.digest() if isinstance(o, RawObject) else o.sha().digest())
                           for o in fresh.values()])
         # read back from memory: no rescan of the pack folder for what we just wrote
         if len(self._recent) > RECENT_OBJECTS:
@@ -201,11 +239,10 @@ class ObjectStore:
         for part in path.split("/"):
             if not stat.S_ISDIR(mode):
                 return None
-            tree = self.tree(sha)
-            try:
-                mode, sha = tree[part.encode()]
-            except KeyError:
+            found = self.entries(sha).get(part.encode())
+            if found is None:
                 return None
+            mode, sha = found
         return mode, sha
 
 

@@ -1,75 +1,70 @@
-"""Build and edit git trees; an edit rewrites only the trees on the paths it touches (P4)."""
+"""Build and edit git trees; an edit rewrites only the trees on the paths it touches (P4).
+
+Trees are made as bytes (store/tree_entries.py): a commit that changes one run edits a few
+entries of the fan-out trees on its path, and never re-encodes the others.
+"""
 
 from __future__ import annotations
 
 import stat
 from collections.abc import Mapping
 
-from dulwich.objects import ObjectID, ShaFile, Tree
-
-from ledger.store.objects import FILE_MODE, TREE_MODE, ObjectStore
+from ledger.store.objects import FILE_MODE, TREE_MODE, ObjectStore, Written
+from ledger.store.tree_entries import TREE_TYPE, RawObject, TreeEntries
 
 # A change at a path: (mode, sha) to set, or None to delete.
 Entry = tuple[int, bytes]
 
+_EMPTY = TreeEntries([], {})
 
-def build(files: Mapping[str, Entry], out: list[ShaFile]) -> bytes:
+
+def build(files: Mapping[str, Entry], out: list[Written]) -> bytes:
     """A tree holding `files` (path -> (mode, sha)); new tree objects are appended to `out`."""
-    direct: dict[str, Entry] = {}
-    nested: dict[str, dict[str, Entry]] = {}
-    for path, entry in files.items():
-        head, sep, rest = path.partition("/")
-        if sep:
-            nested.setdefault(head, {})[rest] = entry
-        else:
-            direct[head] = entry
-    tree = Tree()
-    for name, (mode, sha) in direct.items():
-        tree.add(name.encode(), mode, ObjectID(sha))
-    for name, sub in nested.items():
-        tree.add(name.encode(), TREE_MODE, ObjectID(build(sub, out)))
-    out.append(tree)
-    return tree.id
+    return _edit(None, _EMPTY, files, out) or _write(None, _EMPTY, out)
 
 
 def edit(
     store: ObjectStore,
     root: bytes | None,
     changes: Mapping[str, Entry | None],
-    out: list[ShaFile],
+    out: list[Written],
 ) -> bytes | None:
     """Apply path changes to the tree `root` (None: empty); returns the new tree or None if empty.
 
     Only the trees along the changed paths are read and rewritten.
     """
-    # a copy parsed from the raw tree in C: a fan-out tree has hundreds of entries
-    tree = Tree() if root is None else Tree.from_string(store.tree(root).as_raw_string())
+    return _edit(store, _EMPTY if root is None else store.entries(root), changes, out)
+
+
+def _edit(store: ObjectStore | None, tree: TreeEntries, changes: Mapping[str, Entry | None],
+          out: list[Written]) -> bytes | None:
+    direct: dict[bytes, Entry | None] = {}
     grouped: dict[str, dict[str, Entry | None]] = {}
     for path, change in changes.items():
         head, sep, rest = path.partition("/")
         if sep:
             grouped.setdefault(head, {})[rest] = change
-        elif change is None:
-            if head.encode() in tree:
-                del tree[head.encode()]
         else:
-            tree.add(head.encode(), change[0], ObjectID(change[1]))
+            direct[head.encode()] = change
     for head, sub in grouped.items():
         key = head.encode()
-        child: bytes | None = None
-        if key in tree:
-            mode, sha = tree[key]
-            child = sha if stat.S_ISDIR(mode) else None
-        new_child = edit(store, child, sub, out)
-        if new_child is None:
-            if key in tree:
-                del tree[key]
-        else:
-            tree.add(key, TREE_MODE, ObjectID(new_child))
-    if not len(tree):
+        found = tree.get(key)
+        child = (store.entries(found[1]) if store is not None and found is not None
+                 and stat.S_ISDIR(found[0]) else _EMPTY)
+        new_child = _edit(store, child, sub, out)
+        direct[key] = None if new_child is None else (TREE_MODE, new_child)
+    edited = tree.edited(direct)
+    if not len(edited):
         return None
-    out.append(tree)
-    return tree.id
+    return _write(store, edited, out)
+
+
+def _write(store: ObjectStore | None, tree: TreeEntries, out: list[Written]) -> bytes:
+    obj = RawObject(TREE_TYPE, tree.serialize())
+    out.append(obj)
+    if store is not None:
+        store.keep_entries(obj.id, tree)
+    return obj.id
 
 
 __all__ = ["build", "edit", "Entry", "FILE_MODE", "TREE_MODE"]

@@ -25,7 +25,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dulwich.objects import ObjectID, ShaFile, Tree
+from dulwich.objects import ObjectID, Tree
 
 from ledger import names
 from ledger.errors import DamagedRunError
@@ -40,7 +40,7 @@ from ledger.runs.store import (
 )
 from ledger.store import parquet, trees
 from ledger.store.history import Relation, relate
-from ledger.store.objects import FILE_MODE, TREE_MODE, ObjectStore, blob
+from ledger.store.objects import FILE_MODE, TREE_MODE, ObjectStore, Written, blob
 from ledger.sync.screen import Refused, screen
 
 Entry = tuple[int, bytes]  # (mode, sha) of a tree entry
@@ -51,7 +51,7 @@ class MergeContext:
     """What a folder merge needs: the objects, where new objects go, and counters."""
 
     store: ObjectStore
-    out: list[ShaFile] = field(default_factory=list)
+    out: list[Written] = field(default_factory=list)
     runs_merged: int = 0  # runs present on both sides in different versions
 
     def put_tree(self, entries: dict[bytes, Entry]) -> bytes:

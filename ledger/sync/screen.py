@@ -18,8 +18,6 @@ import stat
 import subprocess
 from dataclasses import dataclass
 
-from dulwich.objects import ShaFile
-
 from ledger import names
 from ledger.errors import LedgerError
 from ledger.runs.record import RunRecord
@@ -31,7 +29,7 @@ from ledger.runs.store import (
 )
 from ledger.store import trees
 from ledger.store.git import git_env
-from ledger.store.objects import ObjectStore
+from ledger.store.objects import ObjectStore, Written
 
 MAX_RUN_JSON = 4 * 1024 * 1024
 FILE_MODES = (0o100644, 0o100755)
@@ -68,7 +66,7 @@ def screen(store: RunStore, ours: bytes | None, theirs: bytes | None
             drop[f"runs/{fan}/{name}"] = None
     if not refused:
         return theirs, []
-    out: list[ShaFile] = []
+    out: list[Written] = []
     cleaned = trees.edit(store.objects, theirs, drop, out)
     if cleaned is None:
         cleaned = trees.build({}, out)
