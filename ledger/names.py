@@ -10,7 +10,6 @@ import math
 import operator
 import os
 import re
-import secrets
 import time
 
 from ledger.errors import InvalidInputError, InvalidRunIdError
@@ -198,7 +197,7 @@ def check_artifact_path(path: object) -> str:
 def new_run_id(now_ms: int | None = None) -> str:
     """A UUIDv7-layout id: 48 bits of milliseconds, then random bits; 32 lowercase hex."""
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    rand = int.from_bytes(secrets.token_bytes(10), "big")
+    rand = int.from_bytes(os.urandom(10), "big")
     rand_a = rand >> 68 & 0xFFF
     rand_b = rand & ((1 << 62) - 1)
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
@@ -242,6 +241,11 @@ def split_assignment(text: str, what: str) -> tuple[str, str]:
     if not sep:
         raise InvalidInputError(f"invalid {what} {text!r}: expected KEY=VALUE")
     return key, value
+
+
+def host_name() -> str:
+    """This machine's name (socket.gethostname() without importing socket)."""
+    return os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
 
 
 def user_name() -> str:

@@ -1,5 +1,5 @@
 """`python -m ledger.cli`."""
 
-from ledger.cli.main import main
+from ledger.cli import main
 
 main()

@@ -3,20 +3,35 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from ledger.cli import render
+from ledger.cli.quick import REPO, Opt
+from ledger.cli.values import open_ledger, pairs, pairs_list, split_artifact
+
+__all__ = ["open_ledger", "pairs", "pairs_list", "split_artifact", "click_options",
+           "repo_option", "format_option", "fmt_of", "without_pandas"]
 
 F = Callable[..., Any]
 
 
-def repo_option(fn: F) -> F:
-    return click.option("--repo", envvar="LEDGER_REPO", type=click.Path(file_okay=False),
-                        help="The git repository (default: the one containing this folder).")(fn)
+def click_options(*options: Opt) -> Callable[[F], F]:
+    """click options from the declarations that cli/quick.py parses too."""
+    def apply(fn: F) -> F:
+        for opt in reversed(options):
+            kind: Any = (click.Path(file_okay=False) if opt.folder
+                         else int if opt.type is int else None)
+            fn = click.option(*opt.flags, opt.dest, multiple=opt.multiple, type=kind,
+                              default=opt.default, metavar=opt.metavar, help=opt.help,
+                              envvar=opt.envvar)(fn)
+        return fn
+    return apply
+
+
+repo_option = click_options(REPO)
 
 
 def format_option(fn: F) -> F:
@@ -24,41 +39,8 @@ def format_option(fn: F) -> F:
                         default=None, help="Output format (table on a terminal, else json).")(fn)
 
 
-def open_ledger(repo: str | None, recover: bool = True) -> Any:
-    from ledger.api import Ledger
-
-    return Ledger(repo, recover=recover)
-
-
 def fmt_of(fmt: str | None) -> str:
     return fmt or render.default_format()
-
-
-def pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
-    from ledger.errors import InvalidInputError
-    from ledger.names import split_assignment
-
-    out: dict[str, str] = {}
-    for text in values:
-        key, value = split_assignment(text, what)
-        if what == "param" and out.get(key, value) != value:  # params are immutable
-            raise InvalidInputError(f"param {key!r} is given twice ({out[key]!r} and "
-                                    f"{value!r}); a param has one value")
-        out[key] = value
-    return out
-
-
-def pairs_list(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
-    from ledger.names import split_assignment
-
-    return [split_assignment(v, what) for v in values]
-
-
-def split_artifact(text: str) -> tuple[str, str | None]:
-    if os.path.exists(text) or ":" not in text:
-        return text, None
-    src, _, dest = text.rpartition(":")
-    return src, dest or None
 
 
 def without_pandas() -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -73,6 +71,8 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], max_width: int
 
 def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     buf = io.StringIO()
+    import csv
+
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for r in rows:
@@ -119,4 +119,6 @@ def flatten_run(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def terminal_width() -> int:
+    import shutil
+
     return shutil.get_terminal_size((120, 20)).columns

@@ -10,15 +10,14 @@ from typing import Any
 
 import click
 
-from ledger.cli import render
+from ledger.cli import quick, render
 from ledger.cli.options import (
+    click_options,
     fmt_of,
     format_option,
     open_ledger,
     pairs,
-    pairs_list,
     repo_option,
-    split_artifact,
     without_pandas,
 )
 from ledger.names import RUNS_REF
@@ -43,31 +42,10 @@ def init(repo: str | None, hooks: bool) -> None:
 
 
 @click.command()
-@repo_option
-@click.option("-p", "--param", "params", multiple=True, metavar="K=V", help="A param.")
-@click.option("-m", "--metric", "metrics", multiple=True, metavar="K=V", help="A metric.")
-@click.option("-t", "--tag", "tags", multiple=True, metavar="K=V", help="A tag.")
-@click.option("-a", "--artifact", "artifacts", multiple=True, metavar="PATH[:DEST]",
-              help="A file or folder to store as artifact(s).")
-@click.option("--step", type=int, default=0, help="Step of the metrics (default 0).")
-@click.option("--experiment", "-e", default=None, help="Experiment name (new runs).")
-@click.option("--name", "-n", default=None, help="Run name (new runs).")
-@click.option("--run", "run_id", envvar="LEDGER_RUN_ID", default=None,
-              help="Add to this run instead of recording a new one (env LEDGER_RUN_ID).")
-@click.option("--status", default=None, help="Status to set (default FINISHED for new runs).")
-def log(repo: str | None, params: tuple[str, ...], metrics: tuple[str, ...],
-        tags: tuple[str, ...], artifacts: tuple[str, ...], step: int, experiment: str | None,
-        name: str | None, run_id: str | None, status: str | None) -> None:
+@click_options(*quick.LOG_OPTIONS)
+def log(**values: Any) -> None:
     """Record a complete run in one go, or add to a run with --run; prints the run id."""
-    lg = open_ledger(repo)
-    kw = dict(params=pairs(params, "param"), tags=pairs(tags, "tag"),
-              metrics=[(k, v, step) for k, v in pairs_list(metrics, "metric")],
-              artifacts=[split_artifact(a) for a in artifacts])
-    if run_id:
-        click.echo(lg.log_to(run_id, status=status, **kw))
-    else:
-        click.echo(lg.log_run(experiment, name, status=status or "FINISHED",
-                              argv=["ledger", *sys.argv[1:]], **kw))
+    click.echo(quick.log(**values))
 
 
 @click.command()

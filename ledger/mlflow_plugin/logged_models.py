@@ -10,8 +10,8 @@ a run gets a run of its own, named after it.
 from __future__ import annotations
 
 import json
+import os
 import re
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import LoggedModel, LoggedModelStatus
@@ -75,7 +75,7 @@ def create(store: LedgerTrackingStore, experiment_id: str, name: str | None,
         source_run_id = store.ledger.log_run(exp.name, name, status="FINISHED")
     run_id = store.ledger.resolve(source_run_id)
     models = _models(store, run_id)
-    model_id = f"m-{run_id}{secrets.token_hex(4)}"
+    model_id = f"m-{run_id}{os.urandom(4).hex()}"
     taken = {m["path"] for m in models.values()}
     path = name if name not in taken else f"{name}-{model_id}"
     now = now_ms()

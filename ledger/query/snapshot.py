@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -162,7 +161,7 @@ class Snapshot:
 
     # -- segments -----------------------------------------------------------------------------
     def _write(self, data: pa.Table) -> Segment:
-        name = f"seg-{time.time_ns():x}-{secrets.token_hex(4)}.parquet"
+        name = f"seg-{time.time_ns():x}-{os.urandom(4).hex()}.parquet"
         with replacing(self.folder / name) as tmp:
             pq.write_table(data, tmp, compression="zstd", row_group_size=64 * 1024)
         return Segment(name, data.num_rows)

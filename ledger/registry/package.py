@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import stat
 from dataclasses import dataclass
 from functools import partial
@@ -169,7 +168,7 @@ def export_files(objects: ObjectStore, files: list[tuple[str, int, bytes]],
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"{out} exists and is not a folder")
     fresh = not out.exists()
-    target = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp") if fresh else out
+    target = out.with_name(f".{out.name}.{os.urandom(4).hex()}.tmp") if fresh else out
     target.mkdir(parents=True, exist_ok=not fresh)
     try:
         stream.write_files(Path(objects.dulwich.path).parent,

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, BinaryIO
 from ledger import names
 from ledger.errors import DamagedRunError, InvalidInputError, RunNotFoundError
 from ledger.runs import replay
-from ledger.storage.offload import copy_stored, write_stored
 from ledger.store import stream
 from ledger.store.objects import FILE_MODE
 
@@ -41,6 +40,8 @@ def download(runs: Runs, rid: str, path: str | None, dst: str | os.PathLike[str]
     if not files:
         raise RunNotFoundError(f"run {rid} has no artifact {wanted or ''!r}".rstrip())
     plan = [(out / safe(rid, rel, mode), sha, False) for rel, (mode, sha) in sorted(files.items())]
+    from ledger.storage.offload import write_stored  # large files: only where they are read
+
     stream.write_files(runs.gitdir.common_dir, plan, partial(write_stored, runs.gitdir))
     return out / wanted if wanted else out
 
@@ -54,6 +55,8 @@ def save(runs: Runs, rid: str, path: str, output: str | os.PathLike[str]) -> Pat
         return download(runs, rid, wanted, target)
     rel = safe(rid, wanted, entry[0])
     target = target / rel if target.is_dir() else target
+    from ledger.storage.offload import write_stored
+
     stream.write_files(runs.gitdir.common_dir, [(target, entry[1], False)],
                        partial(write_stored, runs.gitdir))
     return target
@@ -66,6 +69,8 @@ def copy_to(runs: Runs, rid: str, path: str, out: BinaryIO) -> bool:
     if entry is None:
         return False
     safe(rid, wanted, entry[0])
+    from ledger.storage.offload import copy_stored
+
     with stream.blobs(runs.gitdir.common_dir, [entry[1]]) as found:
         for _sha, size, reader in found:
             if not copy_stored(runs.gitdir, reader, size, out):  # large files from the store

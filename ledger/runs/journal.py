@@ -10,8 +10,6 @@ A torn last record (the process died mid-write) is ignored on reading.
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 import time
 import weakref
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from typing import Any
 import msgpack
 
 from ledger.errors import StorageError
+from ledger.names import host_name
 
 SUFFIX = ".journal"
 OWNER = "owner"  # the process that started the run: if it dies, the run was KILLED
@@ -65,7 +64,7 @@ def _pid_namespace() -> int:
 
 
 BOOT_ID = _read_first_line("/proc/sys/kernel/random/boot_id")
-HOST = socket.gethostname()
+HOST = host_name()
 PID_NS = _pid_namespace()  # containers on one host share the boot id, not the pid namespace
 # A journal written elsewhere (another host, container or boot) cannot be checked by pid: it
 # counts as abandoned once nobody has written to it for this long.
@@ -139,7 +138,7 @@ class Journal:
         """A new journal with its header (and `first` record: (op, *fields)), written before
         the journal appears under its name."""
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"{run_id}.{os.getpid()}.{secrets.token_hex(4)}"
+        name = f"{run_id}.{os.getpid()}.{os.urandom(4).hex()}"
         path = folder / f"{name}{SUFFIX}"
         # the header is written under a temporary name first: a journal never appears
         # without one (a recovering process would take it for debris and remove it); a run's

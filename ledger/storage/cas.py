@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -54,7 +53,7 @@ class ContentStore:
     def ingest(self, src: Path) -> Pointer:
         """Copy ``src`` into the landing folder under its sha256; its pointer."""
         self.landing.mkdir(parents=True, exist_ok=True)
-        tmp = self.landing / f".in-{secrets.token_hex(8)}.tmp"
+        tmp = self.landing / f".in-{os.urandom(8).hex()}.tmp"
         try:
             digest, size = copy_file_hashing(src, tmp)
             found = Pointer(digest, size)

@@ -7,7 +7,6 @@ temporary file behind.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     removed. For writers that want a path (Parquet, a copied file)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         yield tmp
         os.replace(tmp, target)

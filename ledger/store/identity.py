@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 from ledger.store.gitdir import GitDir
 
@@ -55,9 +54,9 @@ def _lookup(gitdir: GitDir) -> tuple[bytes, bool]:
                 name = value
             else:
                 email = value
-    from ledger.names import user_name
+    from ledger.names import host_name, user_name
 
     configured = bool(name and email)
     name = name or user_name()
-    email = email or f"{user_name()}@{socket.gethostname()}"
+    email = email or f"{user_name()}@{host_name()}"
     return f"{name} <{email}>".encode(), configured

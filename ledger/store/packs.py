@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import struct
 import subprocess
 import sys
@@ -86,7 +85,7 @@ def _write_file(folder: Path, name: str, data: bytes) -> None:
     # not store/files.write_atomic: in the pack folder a temporary file must be named as git
     # names its own (`tmp_pack_*`, which `git prune` cleans up after a crash) and be
     # read-only like every pack; anything else there is "garbage" to `git count-objects`
-    tmp = folder / f"tmp_pack_{os.getpid()}_{secrets.token_hex(4)}"
+    tmp = folder / f"tmp_pack_{os.getpid()}_{os.urandom(4).hex()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import subprocess
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +30,7 @@ def write_blob(objects_dir: Path, path: Path) -> tuple[bytes, int]:
     with open(path, "rb") as src:
         size = os.fstat(src.fileno()).st_size
         sha = hashlib.sha1(f"blob {size}\0".encode())
-        tmp = objects_dir / f"tmp_obj_{os.getpid()}_{secrets.token_hex(4)}"
+        tmp = objects_dir / f"tmp_obj_{os.getpid()}_{os.urandom(4).hex()}"
         try:
             with open(tmp, "xb") as out:
                 z = zlib.compressobj(1)

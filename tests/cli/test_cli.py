@@ -219,7 +219,7 @@ def test_init_is_idempotent_and_hooks_chain(ledger_cli, repo: Path) -> None:
 
 
 def test_help_for_every_command(ledger_cli) -> None:
-    from ledger.cli.main import cli
+    from ledger.cli.app import cli
 
     for name in cli.commands:
         result = ledger_cli(name, "--help")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ledger.api import Ledger
-from ledger.cli.main import main
+from ledger.cli import main
 from ledger.runs import journal
 from tests.conftest import make_repo
 
