@@ -171,7 +171,7 @@ def export_files(objects: ObjectStore, files: list[tuple[str, int, bytes]],
     target = out.with_name(f".{out.name}.{os.urandom(4).hex()}.tmp") if fresh else out
     target.mkdir(parents=True, exist_ok=not fresh)
     try:
-        stream.write_files(Path(objects.dulwich.path).parent,
+        stream.write_files(objects.path.parent,
                            [(target / rel, sha, mode == _EXEC_MODE) for rel, mode, sha in files],
                            partial(write_stored, gitdir))  # files kept in a store: fetched
         if fresh:

@@ -17,11 +17,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from dulwich.object_store import DiskObjectStore
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 
 from ledger.errors import LedgerError
 from ledger.store.packs import Packs
+from ledger.store.reader import DamagedPackError, ObjectReader
 from ledger.store.tree_entries import TREE_TYPE, RawObject, TreeEntries
 
 Written = ShaFile | RawObject  # what the ledger writes: dulwich's objects, or trees as bytes
@@ -88,10 +88,11 @@ class TreeCache:
 
 
 class ObjectStore:
-    """A thin, caching wrapper around dulwich's disk object store."""
+    """The repository's objects: read (store/reader.py) into dulwich's objects, cached, and
+    written as packs."""
 
     def __init__(self, objects_dir: Path) -> None:
-        self._store = DiskObjectStore(str(objects_dir))
+        self._store = ObjectReader(objects_dir)
         self._dir = objects_dir
         self.packs = Packs(objects_dir)
         self._trees = TreeCache()
@@ -106,11 +107,12 @@ class ObjectStore:
         self._recent.clear()
 
     @property
-    def dulwich(self) -> DiskObjectStore:
-        return self._store
+    def path(self) -> Path:
+        """The object folder."""
+        return self._dir
 
     def __contains__(self, sha: bytes) -> bool:
-        return sha in self._recent or ObjectID(sha) in self._store
+        return sha in self._recent or sha in self._store
 
     def get(self, sha: bytes) -> ShaFile:
         recent = self._recent.get(sha)
@@ -119,13 +121,20 @@ class ObjectStore:
                 recent.type_num, recent.data, ObjectID(sha))
         if recent is not None:
             return recent
+        type_num, data = self._raw(sha)
+        return ShaFile.from_raw_string(type_num, data, ObjectID(sha))
+
+    def _raw(self, sha: bytes) -> tuple[int, bytes]:
         try:
-            return self._store[ObjectID(sha)]
+            return self._store.get_raw(sha)
         except KeyError:
             raise LedgerError(
                 f"git object {sha.decode()} is missing: the repository is incomplete "
                 "(try `git fsck`)"
             ) from None
+        except DamagedPackError as exc:
+            raise LedgerError(f"git object {sha.decode()} cannot be read: {exc} "
+                              "(try `git fsck`)") from None
 
     def tree(self, sha: bytes) -> Tree:
         cached = self._trees.get(sha)
@@ -146,12 +155,7 @@ class ObjectStore:
         if recent is not None:
             type_num, data = recent.type_num, recent.as_raw_string()
         else:
-            try:
-                type_num, data = self._store.get_raw(ObjectID(sha))
-            except KeyError:
-                raise LedgerError(
-                    f"git object {sha.decode()} is missing: the repository is incomplete "
-                    "(try `git fsck`)") from None
+            type_num, data = self._raw(sha)
         if type_num != TREE_TYPE:
             raise LedgerError(f"git object {sha.decode()} is not a tree")
         try:
@@ -192,7 +196,7 @@ class ObjectStore:
             if sha in fresh:
                 continue
             if sha in self._recent or (isinstance(obj, Blob) and obj.raw_length() >= LOOKUP_BYTES
-                                       and ObjectID(sha) in self._store):
+                                       and sha in self._store):
                 self._freshen(sha)
             else:
                 fresh[sha] = obj

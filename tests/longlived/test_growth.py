@@ -40,16 +40,17 @@ def test_flushes_rewrite_bounded_trees_and_stay_off_the_audit_line(repo: Path) -
     assert len(lg.metric_points(run.id, "loss")) == 300
 
 
-def test_the_tree_cache_is_bounded_by_size(repo: Path) -> None:
+def test_the_tree_caches_are_bounded_by_size(repo: Path) -> None:
     lg = Ledger(repo)
-    cache = lg.store.objects._trees
-    assert isinstance(cache, TreeCache)
-    cache.budget = 20_000
+    caches = [lg.store.objects._trees, lg.store.objects._entries]  # read; edited
+    for cache in caches:
+        assert isinstance(cache, TreeCache)
+        cache.budget = 20_000
     for i in range(40):
         with lg.start_run(name=f"r{i}", params={"i": i}) as run:
             run.log_metric("m", 1.0)
-        assert cache.size <= cache.budget
-    assert 0 < len(cache) < 40 * 4
+        assert all(cache.size <= cache.budget for cache in caches)
+    assert 0 < len(caches[1]) < 40 * 4
     assert len(lg.list_runs()) == 40  # evicted trees are read again when needed
 
 
