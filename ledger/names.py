@@ -252,9 +252,9 @@ def user_name() -> str:
     for var in ("LEDGER_USER", "USER", "LOGNAME", "USERNAME"):
         if os.environ.get(var):
             return os.environ[var]
-    try:
-        import getpass
+    try:  # what getpass.getuser() reads after the variables (getpass imports termios)
+        import pwd
 
-        return getpass.getuser()
-    except Exception:  # no passwd entry in some containers
+        return pwd.getpwuid(os.getuid()).pw_name
+    except Exception:  # no passwd entry in some containers; no pwd module on Windows
         return "unknown"

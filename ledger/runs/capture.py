@@ -9,17 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
-import subprocess
 import sys
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InvalidInputError
 from ledger.names import check_text
 from ledger.runs import worktree
 from ledger.store.git import git_env
 from ledger.store.gitdir import GitDir
+
+if TYPE_CHECKING:
+    import subprocess
 
 # source states set by seed_source, each for the next capture of its repository
 _seeded: dict[str, tuple[dict[str, Any], bytes | None]] = {}
@@ -29,6 +31,8 @@ def _git(gitdir: GitDir, *args: str, index: Path | None = None
          ) -> subprocess.CompletedProcess[bytes]:
     """git on exactly the repository the run lands in (never one named by the environment),
     read-only: no optional locks, and `index` (a private copy) instead of the user's index."""
+    import subprocess  # here: a capture that needs no git starts without it
+
     assert gitdir.work_tree is not None
     return subprocess.run(
         ["git", "--git-dir", str(gitdir.git_dir), "--work-tree", str(gitdir.work_tree),
@@ -62,6 +66,9 @@ def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
     known = worktree.recall(gitdir)
     if known is not None:
         return known
+    clean = worktree.clean_from_index(gitdir, partial(_commit_tree, gitdir))
+    if clean is not None:
+        return clean, None
     snap = worktree.snapshot(gitdir)
     status = _git(gitdir, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no")
     if status.returncode != 0:
@@ -80,6 +87,21 @@ def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
     if patch is not None or not info["dirty"]:  # not a diff that failed
         worktree.keep(gitdir, snap, info, patch)
     return info, patch
+
+
+def _commit_tree(gitdir: GitDir, commit: bytes) -> bytes | None:
+    """The tree of a commit (None if it cannot be read here)."""
+    from ledger.store.reader import ObjectReader
+
+    reader = ObjectReader(gitdir.objects_dir)
+    try:
+        kind, data = reader.get_raw(commit)
+    except (KeyError, ValueError, OSError):
+        return None
+    finally:
+        reader.close()
+    first = data.split(b"\n", 1)[0]
+    return first[5:] if kind == 1 and first.startswith(b"tree ") else None
 
 
 def seed_source(gitdir: GitDir, commit: str, patch: bytes | None) -> None:
@@ -118,7 +140,7 @@ def environment() -> dict[str, Any]:
     """Interpreter and machine facts, small enough for run.json."""
     uname = os.uname() if hasattr(os, "uname") else None
     return {
-        "python": platform.python_version(),
+        "python": sys.version.split()[0],  # platform.python_version(), without platform
         "implementation": sys.implementation.name,
         "platform": sys.platform,
         "machine": uname.machine if uname else "",

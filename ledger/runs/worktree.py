@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +192,17 @@ def _racy(key: list[Any], stats: list[Any], now: int) -> bool:
     return any(s is not None and (s[0] >= now or s[1] >= now) for s in every)
 
 
-# -- git's index: which paths are tracked -------------------------------------------------
+# -- git's index -----------------------------------------------------------------------------
+class Index:
+    """The entries of git's index (path and stat fields) and its optional extensions."""
+
+    def __init__(self, paths: list[str], fields: list[tuple[Any, ...]],
+                 extensions: dict[bytes, bytes]) -> None:
+        self.paths = paths
+        self.fields = fields  # ctime s, ns, mtime s, ns, dev, ino, mode, uid, gid, size, id, flags
+        self.extensions = extensions
+
+
 def _tracked(index: Path) -> list[str] | None:
     """The tracked paths in git's index, or None if a capture over them could not be kept
     (no index is no tracked file; an unknown format, a submodule, a split or sparse index,
@@ -198,22 +210,32 @@ def _tracked(index: Path) -> list[str] | None:
     data = _read_path(index)
     if data is None:
         return []
+    found = _parse_index(data)
+    return None if found is None else found.paths
+
+
+def _parse_index(data: bytes) -> Index | None:
     if len(data) < 12 or data[:4] != b"DIRC":
         return None
     version, count = struct.unpack_from(">II", data, 4)
     if version not in (2, 3, 4) or count > MAX_ENTRIES:
         return None
     paths: list[str] = []
+    fields: list[tuple[Any, ...]] = []
+    extensions: dict[bytes, bytes] = {}
     offset = 12
     previous = b""
     try:
         for _ in range(count):
-            fields = _ENTRY.unpack_from(data, offset)
-            mode, flags = fields[6], fields[11]
+            entry = _ENTRY.unpack_from(data, offset)
+            mode, flags = entry[6], entry[11]
             if mode & 0o170000 == _GITLINK:
                 return None
             start = offset
-            offset += _ENTRY.size + (2 if flags & 0x4000 and version >= 3 else 0)
+            offset += _ENTRY.size
+            if flags & 0x4000 and version >= 3:  # extended flags: skip-worktree, intent-to-add
+                entry += struct.unpack_from(">H", data, offset)
+                offset += 2
             if version == 4:
                 strip, offset = _varint(data, offset)
                 end = data.index(b"\0", offset)
@@ -225,14 +247,96 @@ def _tracked(index: Path) -> list[str] | None:
                 offset = start + ((end - start + 8) & ~7)
             previous = name
             paths.append(os.fsdecode(name))
+            fields.append(entry)
         while offset + 8 <= len(data) - 20:  # extensions, then the checksum
             signature = data[offset:offset + 4]
             if signature in (b"link", b"sdir") or not signature[:1].isupper():
                 return None  # required by git, and changes what the entries mean
-            offset += 8 + struct.unpack_from(">I", data, offset + 4)[0]
+            size = struct.unpack_from(">I", data, offset + 4)[0]
+            extensions[signature] = data[offset + 8:offset + 8 + size]
+            offset += 8 + size
     except (struct.error, ValueError, IndexError):
         return None
-    return paths
+    return Index(paths, fields, extensions)
+
+
+def clean_from_index(gitdir: GitDir, head_tree: Callable[[bytes], bytes | None]
+                     ) -> dict[str, Any] | None:
+    """The state git status would report for a clean work tree, read without git: every
+    tracked file's stat as the index recorded it and older than the index (git's racy-clean
+    rule), and the index's cached root tree the tree of HEAD's commit. None if any of that
+    does not hold (or cannot be told): then git answers. `head_tree` gives a commit's tree."""
+    assert gitdir.work_tree is not None
+    index_path = os.path.join(gitdir.git_dir, "index")
+    head = _read_path(os.path.join(gitdir.git_dir, "HEAD"))
+    before = _stat(index_path)
+    data = _read_path(index_path)
+    if head is None or data is None or before is None or _stat(index_path) != before:
+        return None  # no index, or one being replaced: git answers
+    branch, commit = _resolve_head(gitdir, head)
+    index = _parse_index(data)
+    if index is None or commit is None:  # an unborn branch: git's answer is cheap anyway
+        return None
+    index_time = (before[0] // 10**9, before[0] % 10**9)
+    root = os.fspath(gitdir.work_tree)
+    for path, entry in zip(index.paths, index.fields):
+        if entry[11] & 0xF000 or len(entry) > 12:  # assume-valid, a stage, extended flags
+            return None
+        if (entry[2], entry[3]) >= index_time or _stat_data(os.path.join(root, path)) != (
+                entry[0], entry[1], entry[2], entry[3], entry[5], entry[6], entry[7],
+                entry[8], entry[9]):
+            return None
+    cached = _cached_root(index.extensions.get(b"TREE"))
+    if cached is None or cached != head_tree(commit):
+        return None
+    return {"commit": commit.decode(), "branch": branch, "dirty": False}
+
+
+def _stat_data(path: str) -> tuple[int, ...] | None:
+    """A file's stat as git's index records it (32-bit fields; mode as git derives it)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        mode = 0o120000
+    elif stat.S_ISREG(st.st_mode):
+        mode = 0o100755 if st.st_mode & 0o100 else 0o100644
+    else:
+        return None
+    low = 0xFFFFFFFF
+    return (st.st_ctime_ns // 10**9 & low, st.st_ctime_ns % 10**9, st.st_mtime_ns // 10**9 & low,
+            st.st_mtime_ns % 10**9, st.st_ino & low, mode, st.st_uid & low, st.st_gid & low,
+            st.st_size & low)
+
+
+def _cached_root(tree: bytes | None) -> bytes | None:
+    """The root tree id in the index's cache-tree extension, if it is valid."""
+    if not tree or not tree.startswith(b"\0"):
+        return None
+    end = tree.find(b"\n", 1)
+    counts = tree[1:end].split(b" ") if end > 0 else []
+    if len(counts) != 2 or not counts[0].lstrip(b"-").isdigit() or int(counts[0]) < 0:
+        return None  # invalidated since it was written
+    return tree[end + 1:end + 21].hex().encode() if len(tree) >= end + 21 else None
+
+
+def _resolve_head(gitdir: GitDir, head: bytes) -> tuple[str | None, bytes | None]:
+    """(branch, commit) that HEAD names; commit None for an unborn branch or a ref that
+    cannot be read here."""
+    head = head.strip()
+    if not head.startswith(b"ref: "):
+        return None, head if len(head) == 40 else None
+    ref = head[5:].strip()
+    branch = os.fsdecode(ref[len(b"refs/heads/"):]) if ref.startswith(b"refs/heads/") else None
+    loose = _read_path(os.path.join(gitdir.common_dir, os.fsdecode(ref)))
+    if loose is not None:
+        value = loose.strip()
+        return branch, value if len(value) == 40 else None
+    for line in (_read_path(os.path.join(gitdir.common_dir, "packed-refs")) or b"").splitlines():
+        if line.endswith(b" " + ref) and len(line) == 41 + len(ref):
+            return branch, line[:40]
+    return branch, None
 
 
 def _varint(data: bytes, offset: int) -> tuple[int, int]:

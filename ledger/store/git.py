@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Union, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Union, runtime_checkable
 
 from ledger.errors import NotARepositoryError, RegistryError
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 @runtime_checkable
@@ -72,6 +74,8 @@ def run_git(
         cmd += ["-c", f"{key}={value}"]
     cmd += list(args)
     try:
+        import subprocess  # here: commands that run no git start without it
+
         proc = subprocess.run(cmd, input=stdin, capture_output=True, env=git_env(), check=False)
     except FileNotFoundError as exc:  # pragma: no cover - git is a hard requirement
         raise RegistryError("git is not installed or not on PATH") from exc

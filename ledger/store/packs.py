@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-import subprocess
 import sys
 import time
 import zlib
@@ -273,6 +272,8 @@ class Packs:
 
     def _pack_objects(self, ids: dict[bytes, None]) -> str | None:
         """`git pack-objects` over exactly `ids`; the new pack's name once checked whole."""
+        import subprocess  # here: a commit that merges nothing starts without it
+
         stdin = "".join(f"{sha.hex()}\n" for sha in ids).encode()
         proc = subprocess.run(
             ["git", "--git-dir", str(self.objects_dir.parent), "pack-objects", "-q",

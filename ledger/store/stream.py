@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -64,6 +63,8 @@ def write_blob(objects_dir: Path, path: Path) -> tuple[bytes, int]:
 def blobs(git_dir: Path, shas: Iterable[bytes]) -> Iterator[Iterator[tuple[bytes, int, BinaryIO]]]:
     """Stream blobs: yields (id, size, reader) in order; read each reader to its end (or
     leave it: the next item skips what is left)."""
+    import subprocess  # here: commands that stream nothing start without it
+
     wanted = list(shas)
     proc = subprocess.Popen(
         ["git", "--git-dir", str(git_dir), "cat-file", "--batch"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,77 @@ def test_ledger_log_in_a_loop_records_each_state(repo: Path) -> None:
     (repo / "train.py").write_text(git(repo, "show", "HEAD:train.py").stdout)
     res = run_ledger("log", "-m", "m=1", cwd=repo)
     assert not lg.get_run(res.out.strip()).source["dirty"]
+
+
+# -- the clean state read from git's index, without git -------------------------------------
+def settled(repo: Path):
+    """The index written after the files it records (as after any later git command)."""
+    time.sleep(0.02)
+    os.utime(repo / ".git" / "index")
+    return gitdirs.find(repo)
+
+
+def from_index(gd) -> dict | None:
+    return worktree.clean_from_index(gd, partial(capture._commit_tree, gd))
+
+
+def git_state(repo: Path) -> dict:
+    worktree.forget()
+    out = git(repo, "status", "--porcelain=v2", "--branch").stdout.splitlines()
+    head = dict(line[2:].split(" ", 1) for line in out if line.startswith("# "))
+    return {"commit": head["branch.oid"], "branch": None if head["branch.head"] == "(detached)"
+            else head["branch.head"], "dirty": any(not line.startswith("#") for line in out)}
+
+
+def test_a_clean_tree_is_read_from_the_index_as_git_reads_it(repo: Path) -> None:
+    (repo / "a" / "b").mkdir(parents=True)
+    (repo / "a" / "b" / "c.txt").write_text("c\n")
+    (repo / "run.sh").write_text("#!/bin/sh\n")
+    (repo / "run.sh").chmod(0o755)
+    (repo / "link").symlink_to("run.sh")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "more")
+    gd = settled(repo)
+    assert from_index(gd) == git_state(repo)
+    git(repo, "pack-refs", "--all")  # the branch only in packed-refs
+    assert from_index(gd) == git_state(repo)
+    git(repo, "checkout", "-q", "--detach")
+    assert from_index(settled(repo)) == git_state(repo)
+
+
+@pytest.mark.parametrize("change", ["edit", "same-size-same-mtime", "chmod", "delete",
+                                    "stage", "move-head", "racy", "skip-worktree"])
+def test_anything_else_is_left_to_git(repo: Path, change: str) -> None:
+    path = repo / "train.py"
+    gd = settled(repo)
+    assert from_index(gd) is not None
+    before = path.stat()
+    if change == "edit":
+        path.write_text("print('edited')\n")
+    elif change == "same-size-same-mtime":
+        path.write_text(path.read_text().upper())
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    elif change == "chmod":
+        path.chmod(0o755)
+    elif change == "delete":
+        path.unlink()
+    elif change == "stage":
+        path.write_text("print('staged')\n")
+        git(repo, "add", "train.py")
+        gd = settled(repo)
+    elif change == "move-head":
+        (repo / "other.txt").write_text("x\n")
+        git(repo, "add", "other.txt")
+        git(repo, "commit", "-qm", "other")
+        git(repo, "update-ref", "refs/heads/main", "HEAD~1")  # the index stays ahead
+        gd = settled(repo)
+    elif change == "racy":
+        future = time.time_ns() + HOUR_NS
+        os.utime(path, ns=(future, future))
+        git(repo, "update-index", "--refresh")  # records the future time
+    elif change == "skip-worktree":
+        git(repo, "update-index", "--skip-worktree", "train.py")
+        gd = settled(repo)
+    assert from_index(gd) is None
+    info, _patch = capture.source(gd, [])
+    assert {k: info[k] for k in ("commit", "branch", "dirty")} == git_state(repo)
