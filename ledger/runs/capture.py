@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.errors import InvalidInputError
 from ledger.names import check_text
 from ledger.runs import worktree
+from ledger.store.files import user_cache_dir
 from ledger.store.git import git_env
 from ledger.store.gitdir import GitDir
 
@@ -146,12 +147,6 @@ def environment() -> dict[str, Any]:
         "machine": uname.machine if uname else "",
         "host": uname.nodename if uname else "",
     }
-
-
-def user_cache_dir() -> Path:
-    """The user's cache folder for the ledger ($XDG_CACHE_HOME/ledger, ~/.cache/ledger)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "ledger"
 
 
 def packages(cache_dir: Path | None = None) -> bytes:

@@ -35,3 +35,9 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, executable: bool = F
         if executable:
             os.chmod(tmp, os.stat(tmp).st_mode | 0o111)
     return Path(path)
+
+
+def user_cache_dir() -> Path:
+    """The user's cache folder for the ledger ($XDG_CACHE_HOME/ledger, ~/.cache/ledger)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ledger"
