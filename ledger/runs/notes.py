@@ -80,10 +80,10 @@ def prepare(store: RunStore, records: Iterable[RunRecord], old: bytes | None
     for commit, lines in sorted(wanted.items()):
         path = f"{commit[:2]}/{commit[2:]}"
         entry = objects.lookup(root, path) if root is not None else None
+        flat = False
         if entry is None and root is not None:  # a flat note written by git itself
             entry = objects.lookup(root, commit)
-            if entry is not None:
-                changes[commit] = None
+            flat = entry is not None
         have = set(objects.blob_bytes(entry[1]).decode().splitlines()) if entry else set()
         more = more_line(commit)
         if more in have:  # full, and stays so: notes only grow
@@ -97,6 +97,8 @@ def prepare(store: RunStore, records: Iterable[RunRecord], old: bytes | None
         note = blob(("\n".join(listed) + "\n").encode())
         out.append(note)
         changes[path] = (FILE_MODE, note.id)
+        if flat:  # the fanned-out note replaces it
+            changes[commit] = None
     if not changes:
         return None
     tree = trees.edit(objects, root, changes, out)

@@ -14,6 +14,11 @@ Not kept either for submodules (their state is not in these files), split or spa
 indexes, or more than MAX_ENTRIES tracked files (where stat-ing every file from Python
 costs more than git's own status). Kept per process, and in .git/ledger/cache for the next
 process (`ledger log` in a shell loop).
+
+Before any capture, `clean_from_index` tells a clean work tree from git's index alone, as
+git status itself decides it: every tracked file's stat as the index recorded it, and the
+index's cached root tree equal to HEAD's tree. Anything else (a change, a racy entry, an
+invalidated cache tree, `git replace`, a symlinked folder) is left to git.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ FORMAT = 1  # of the cache file
 _GITLINK = 0o160000
 _ENTRY = struct.Struct(">10I20sH")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size
 _memory: dict[str, dict[str, Any]] = {}
-_file_lists: dict[Path, tuple[tuple[str, str], list[str]]] = {}
+_file_lists: dict[Path, tuple[tuple[str | None, ...], list[str]]] = {}
 
 State = tuple[dict[str, Any], "bytes | None"]
 
@@ -63,11 +68,12 @@ def recall(gitdir: GitDir) -> State | None:
 def snapshot(gitdir: GitDir) -> Snapshot | None:
     """The inputs of a capture about to run, or None if its answer could not be kept."""
     assert gitdir.work_tree is not None
+    before = _stat(os.path.join(gitdir.git_dir, "index"))
     paths = _tracked(gitdir.git_dir / "index")
-    if paths is None:
+    if paths is None or _uncacheable(gitdir):
         return None
     key = _key(gitdir)
-    if key is None:
+    if key is None or key[2][0] != before:  # the index was replaced while it was read
         return None
     now = _fs_now(gitdir)
     stats = _stats(gitdir, paths)
@@ -88,9 +94,9 @@ def keep(gitdir: GitDir, snap: Snapshot | None, info: dict[str, Any],
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(msgpack.packb(entry, use_bin_type=True))
+        tmp.write_bytes(msgpack.packb(entry, use_bin_type=True, unicode_errors="surrogateescape"))
         os.replace(tmp, path)
-    except OSError:
+    except (OSError, ValueError, TypeError):
         tmp.unlink(missing_ok=True)  # a cache only
 
 
@@ -107,7 +113,8 @@ def _cache_file(gitdir: GitDir) -> Path:
 
 def _load(gitdir: GitDir) -> dict[str, Any] | None:
     try:
-        entry = msgpack.unpackb(_cache_file(gitdir).read_bytes(), raw=False)
+        entry = msgpack.unpackb(_cache_file(gitdir).read_bytes(), raw=False,
+                                unicode_errors="surrogateescape")
     except (OSError, ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
         return None
     if not isinstance(entry, dict) or entry.get("format") != FORMAT:
@@ -139,11 +146,24 @@ def _key(gitdir: GitDir) -> list[Any] | None:
     head = _read_path(os.path.join(gitdir.git_dir, "HEAD"))
     if head is None or b".invalid" in head:  # reftable keeps refs elsewhere
         return None
-    branch = None
-    if head.startswith(b"ref: "):
-        branch = _read_path(os.path.join(gitdir.common_dir, os.fsdecode(head[5:].strip())))
+    chain: list[bytes | None] = []  # what HEAD points to, through symbolic refs
+    target: bytes | None = head
+    while target is not None and target.startswith(b"ref: ") and len(chain) < 5:
+        target = _read_path(os.path.join(gitdir.common_dir, os.fsdecode(target[5:].strip())))
+        chain.append(target)
     env = sorted([k, v] for k, v in os.environ.items() if k.startswith("GIT_"))
-    return [head, branch, [_stat(f) for f in _files(gitdir)], env, str(gitdir.work_tree)]
+    return [head, chain, [_stat(f) for f in _files(gitdir)], env, str(gitdir.work_tree)]
+
+
+def _uncacheable(gitdir: GitDir) -> bool:
+    """Configuration whose inputs the key does not cover: included files, an attributes
+    file named in the configuration."""
+    for path in _files(gitdir):
+        if path.endswith("config") or path.endswith("gitconfig"):
+            text = (_read_path(path) or b"").lower()
+            if b"include" in text or b"attributesfile" in text:
+                return True
+    return False
 
 
 def _files(gitdir: GitDir) -> list[str]:
@@ -152,20 +172,52 @@ def _files(gitdir: GitDir) -> list[str]:
     xdg = os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
                        "git")
     found = _file_lists.get(gitdir.git_dir)
-    if found is None or found[0] != (home, xdg):
+    if found is None or found[0] != (home, xdg, os.environ.get("GIT_CONFIG_GLOBAL"),
+                                     os.environ.get("GIT_CONFIG_SYSTEM")):
         git, common = os.fspath(gitdir.git_dir), os.fspath(gitdir.common_dir)
         paths = [os.path.join(git, "index"), os.path.join(common, "packed-refs"),
+                 os.path.join(common, "refs", "replace"),  # `git replace` (a folder)
                  os.path.join(common, "config"), os.path.join(git, "config.worktree"),
                  os.path.join(common, "info", "attributes"), os.path.join(home, ".gitconfig"),
                  os.path.join(xdg, "config"), os.path.join(xdg, "attributes"), "/etc/gitconfig"]
-        found = _file_lists[gitdir.git_dir] = ((home, xdg), paths)
+        paths += [os.environ[v] for v in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM")
+                  if os.environ.get(v)]
+        found = _file_lists[gitdir.git_dir] = ((home, xdg, os.environ.get("GIT_CONFIG_GLOBAL"),
+                                                 os.environ.get("GIT_CONFIG_SYSTEM")), paths)
     return found[1]
 
 
 def _stats(gitdir: GitDir, paths: list[str]) -> list[Any]:
+    """The lstat of every tracked file; of every folder on their paths (git sees a file
+    behind a folder that became a symlink as deleted, lstat follows it); and of the
+    `.gitattributes` files that could apply to them (tracked or not)."""
     assert gitdir.work_tree is not None
     root = os.fspath(gitdir.work_tree)
-    return [_stat(os.path.join(root, p)) for p in paths]
+    folders = sorted(_folders(paths))
+    return ([_stat(os.path.join(root, p)) for p in paths]
+            + [_kind(os.path.join(root, f)) for f in folders if f]
+            + [_stat(os.path.join(root, f, ".gitattributes")) for f in folders])
+
+
+def _kind(path: str) -> list[int] | None:
+    """What a folder is (its type and inode), not when it last changed: files come and go
+    in it without changing what git says of the tracked ones."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return [stat.S_IFMT(st.st_mode), st.st_ino, st.st_dev]
+
+
+def _folders(paths: list[str]) -> set[str]:
+    """Every folder on the paths, the work tree itself as ''."""
+    found = {""}
+    for path in paths:
+        folder = os.path.dirname(path)
+        while folder and folder not in found:
+            found.add(folder)
+            folder = os.path.dirname(folder)
+    return found
 
 
 def _fs_now(gitdir: GitDir) -> int | None:
@@ -189,7 +241,7 @@ def _fs_now(gitdir: GitDir) -> int | None:
 def _racy(key: list[Any], stats: list[Any], now: int) -> bool:
     """True if a file could still change within the clock tick it was last stamped in."""
     every = [*key[2], *stats]
-    return any(s is not None and (s[0] >= now or s[1] >= now) for s in every)
+    return any(s is not None and len(s) > 3 and (s[0] >= now or s[1] >= now) for s in every)
 
 
 # -- git's index -----------------------------------------------------------------------------
@@ -278,7 +330,12 @@ def clean_from_index(gitdir: GitDir, head_tree: Callable[[bytes], bytes | None]
     if index is None or commit is None:  # an unborn branch: git's answer is cheap anyway
         return None
     index_time = (before[0] // 10**9, before[0] % 10**9)
+    if _replacing(gitdir):
+        return None
     root = os.fspath(gitdir.work_tree)
+    for folder in _folders(index.paths):
+        if folder and not stat.S_ISDIR((_stat(os.path.join(root, folder)) or [0] * 5)[4]):
+            return None  # a folder became a symlink (or went): git decides
     for path, entry in zip(index.paths, index.fields):
         if entry[11] & 0xF000 or len(entry) > 12:  # assume-valid, a stage, extended flags
             return None
@@ -290,6 +347,19 @@ def clean_from_index(gitdir: GitDir, head_tree: Callable[[bytes], bytes | None]
     if cached is None or cached != head_tree(commit):
         return None
     return {"commit": commit.decode(), "branch": branch, "dirty": False}
+
+
+def _replacing(gitdir: GitDir) -> bool:
+    """True if `git replace` may swap commits (git status would compare with another tree)."""
+    if os.environ.get("GIT_NO_REPLACE_OBJECTS"):
+        return False
+    try:
+        if os.listdir(os.path.join(gitdir.common_dir, "refs", "replace")):
+            return True
+    except OSError:
+        pass
+    packed = _read_path(os.path.join(gitdir.common_dir, "packed-refs")) or b""
+    return b" refs/replace/" in packed
 
 
 def _stat_data(path: str) -> tuple[int, ...] | None:
@@ -328,10 +398,11 @@ def _resolve_head(gitdir: GitDir, head: bytes) -> tuple[str | None, bytes | None
     if not head.startswith(b"ref: "):
         return None, head if len(head) == 40 else None
     ref = head[5:].strip()
-    branch = os.fsdecode(ref[len(b"refs/heads/"):]) if ref.startswith(b"refs/heads/") else None
+    branch = (ref[len(b"refs/heads/"):].decode("utf-8", "replace")  # as capture decodes git's
+              if ref.startswith(b"refs/heads/") else None)
     loose = _read_path(os.path.join(gitdir.common_dir, os.fsdecode(ref)))
     if loose is not None:
-        value = loose.strip()
+        value = loose.strip()  # a symbolic ref here: None, git decides
         return branch, value if len(value) == 40 else None
     for line in (_read_path(os.path.join(gitdir.common_dir, "packed-refs")) or b"").splitlines():
         if line.endswith(b" " + ref) and len(line) == 41 + len(ref):

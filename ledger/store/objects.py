@@ -1,4 +1,5 @@
-"""Git objects in and out: blobs, trees, commits, read through dulwich, written as packs.
+"""Git objects in and out: blobs, trees, commits, read by store/reader.py into dulwich's
+objects, written as packs.
 
 Writing small objects as loose files is what costs time in git (file creation, not hashing),
 and a sweep of runs would leave tens of thousands of files: every batch of new objects goes
@@ -7,11 +8,9 @@ into one small pack instead (two files), which the ledger consolidates (store/pa
 
 from __future__ import annotations
 
-import atexit
 import os
 import stat
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -34,16 +33,6 @@ TREE_MODE = stat.S_IFDIR
 FILE_MODE = 0o100644
 
 _MISSING = object()
-
-
-_open_stores: weakref.WeakSet[ObjectStore] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_all() -> None:
-    # dulwich's pack objects complain from __del__ when the interpreter is torn down first
-    for store in list(_open_stores):
-        store.close()
 
 
 class TreeCache:
@@ -98,7 +87,6 @@ class ObjectStore:
         self._trees = TreeCache()
         self._entries = TreeCache()  # the same trees as TreeEntries, for edits and lookups
         self._recent: dict[bytes, Written] = {}  # written by this process, read back at once
-        _open_stores.add(self)
 
     def close(self) -> None:
         self._store.close()

@@ -22,6 +22,7 @@ _TYPES = {b"commit": 1, b"tree": 2, b"blob": 3, b"tag": 4}
 _IDX_MAGIC = b"\377tOc"
 BASE_CACHE_BYTES = 16 << 20  # inflated delta bases kept, per reader
 MAX_DELTA_DEPTH = 10_000  # a cycle in a damaged pack must not loop for ever
+MAX_ALTERNATES = 5  # chained alternates followed, as git does
 
 
 class DamagedPackError(ValueError):
@@ -44,8 +45,12 @@ class PackIndex:
             self._fanout_at, self._v2 = 8, True
         else:
             self._fanout_at, self._v2 = 0, False
+        if len(data) < self._fanout_at + 256 * 4 + 40:
+            raise DamagedPackError(f"{path}: truncated pack index")
         self.count = struct.unpack_from(">I", data, self._fanout_at + 255 * 4)[0]
         start = self._fanout_at + 256 * 4
+        if len(data) < start + self.count * (28 if self._v2 else 24) + 40:
+            raise DamagedPackError(f"{path}: truncated pack index")
         if self._v2:
             self._shas, self._width = start, 20
             self._offsets = start + self.count * 24  # after the ids and the crc32s
@@ -92,11 +97,6 @@ class Pack:
         self.index = PackIndex(idx_path)
         self._data: mmap.mmap | None = None
 
-    def close(self) -> None:
-        self.index.close()
-        if self._data is not None:
-            self._data.close()
-
     @property
     def data(self) -> mmap.mmap:
         if self._data is None:
@@ -137,7 +137,7 @@ class Pack:
         copied, and the rest of a large pack must not be)."""
         inflater = zlib.decompressobj()
         out: list[bytes] = []
-        piece = size + size // 512 + 64  # deflate's worst case, in one piece mostly
+        piece = min(size + size // 512 + 64, 1 << 16)  # small objects in one piece
         with memoryview(self.data) as view:
             while not inflater.eof:
                 with view[pos:pos + piece] as chunk:
@@ -185,7 +185,10 @@ def apply_delta(base: bytes, delta: bytes) -> bytes:
                 if op & (1 << (4 + i)):
                     size |= delta[pos] << (8 * i)
                     pos += 1
-            out.append(base[offset:offset + (size or 0x10000)])
+            size = size or 0x10000
+            if offset + size > len(base):
+                raise DamagedPackError("delta copies past its base")
+            out.append(base[offset:offset + size])
         elif op:  # insert the next `op` bytes
             out.append(delta[pos:pos + op])
             pos += op
@@ -200,8 +203,10 @@ def apply_delta(base: bytes, delta: bytes) -> bytes:
 class ObjectReader:
     """Objects of one object folder (and its alternates), by hex id."""
 
-    def __init__(self, objects_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, objects_dir: str | os.PathLike[str],
+                 _seen: frozenset[Path] = frozenset()) -> None:
         self.path = Path(objects_dir)
+        self._seen = _seen | {self.path.resolve()}  # this folder and the ones it came from
         self._packs: dict[str, Pack] = {}
         self._scanned: float | None = None
         self._lock = threading.Lock()
@@ -210,9 +215,8 @@ class ObjectReader:
         self._alternates: list[ObjectReader] | None = None
 
     def close(self) -> None:
+        """Let go of the packs (their maps close once no read holds them)."""
         with self._lock:
-            for pack in self._packs.values():
-                pack.close()
             self._packs.clear()
             self._bases.clear()
             self._base_bytes = 0
@@ -330,10 +334,14 @@ class ObjectReader:
         size = len(base[1])
         if size > BASE_CACHE_BYTES // 4:
             return
+        key = (pack.idx_path.name, offset)
         with self._lock:
-            self._bases[(pack.idx_path.name, offset)] = base
+            old = self._bases.pop(key, None)  # two threads may inflate the same base
+            if old is not None:
+                self._base_bytes -= len(old[1])
+            self._bases[key] = base
             self._base_bytes += size
-            while self._base_bytes > BASE_CACHE_BYTES:
+            while self._base_bytes > BASE_CACHE_BYTES and self._bases:
                 _, (_, dropped) = self._bases.popitem(last=False)
                 self._base_bytes -= len(dropped)
 
@@ -362,9 +370,9 @@ class ObjectReader:
                 lines = []
             for line in lines:
                 line = line.strip()
-                if line and not line.startswith("#"):
+                if line and not line.startswith("#") and len(self._seen) <= MAX_ALTERNATES:
                     target = Path(line) if os.path.isabs(line) else self.path / line
-                    if target.resolve() != self.path.resolve():
-                        found.append(ObjectReader(target))
+                    if target.resolve() not in self._seen:  # a cycle: already looked in
+                        found.append(ObjectReader(target, self._seen))
             self._alternates = found
         return self._alternates

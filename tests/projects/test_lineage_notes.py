@@ -81,3 +81,12 @@ def test_a_note_lists_its_first_runs_then_how_to_list_them_all(repo: Path) -> No
     where = lines[-1].split("--where ")[1].strip('"')
     listed = run_ledger("runs", "--where", where, "--format", "json", cwd=repo).out
     assert {r["id"] for r in json.loads(listed)} >= set(ids)
+
+
+def test_a_full_note_git_wrote_flat_is_kept(repo: Path) -> None:
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
+    text = "\n".join([f"run {i:032x} x (e)" for i in range(3)] + [notes.more_line(head)])
+    git(repo, "notes", "--ref=ledger", "add", "-m", text, head)  # flat: <sha> at the root
+    Ledger(repo).log_run(metrics=[("a", 1.0, 0)])
+    shown = git(repo, "log", "--notes=ledger", "-1", "--format=%N").stdout.strip()
+    assert shown == text

@@ -225,3 +225,60 @@ def test_anything_else_is_left_to_git(repo: Path, change: str) -> None:
     assert from_index(gd) is None
     info, _patch = capture.source(gd, [])
     assert {k: info[k] for k in ("commit", "branch", "dirty")} == git_state(repo)
+
+
+def test_a_folder_swapped_for_a_symlink_is_seen(repo: Path) -> None:
+    (repo / "d").mkdir()
+    (repo / "d" / "f.txt").write_text("f\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "d")
+    gd = settled(repo)
+    assert capture.source(gd, [])[0]["dirty"] is False
+    age(repo)
+    capture.source(gd, [])  # kept
+    (repo / "d").rename(repo / "d2")
+    (repo / "d").symlink_to("d2")
+    assert from_index(gd) is None and worktree.recall(gd) is None
+    assert capture.source(gd, [])[0]["dirty"] is git_state(repo)["dirty"] is True
+
+
+def test_replaced_commits_and_symbolic_branches_are_left_to_git(repo: Path) -> None:
+    (repo / "train.py").write_text("print('v2')\n")
+    git(repo, "commit", "-qam", "v2")
+    gd = settled(repo)
+    assert from_index(gd) is not None
+    git(repo, "replace", "HEAD", "HEAD~1")
+    assert from_index(gd) is None
+    info = capture.source(gd, [])[0]
+    assert {k: info[k] for k in ("commit", "branch", "dirty")} == git_state(repo)
+    git(repo, "replace", "-d", git(repo, "rev-parse", "HEAD").stdout.strip())
+    git(repo, "symbolic-ref", "refs/heads/alias", "refs/heads/main")
+    git(repo, "symbolic-ref", "HEAD", "refs/heads/alias")
+    age(repo)
+    capture.source(gd, [])  # kept, through the chain
+    git(repo, "update-ref", "refs/heads/main", "HEAD~1")
+    assert worktree.recall(gd) is None
+    info = capture.source(gd, [])[0]
+    assert info["commit"] == git(repo, "rev-parse", "HEAD").stdout.strip()
+
+
+def test_an_untracked_attributes_file_changes_a_kept_patch(gd, repo: Path) -> None:
+    (repo / "train.py").write_text("print('dirty')\n")
+    age(repo)
+    assert b"+print('dirty')" in capture.source(gd, [])[1]
+    (repo / ".gitattributes").write_text("train.py binary\n")  # untracked
+    assert worktree.recall(gd) is None
+    assert b"GIT binary patch" in capture.source(gd, [])[1]
+
+
+def test_file_names_that_are_not_utf8_are_kept(gd, repo: Path) -> None:
+    name = os.fsdecode(b"caf\xe9.txt")
+    (repo / name).write_text("x\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "latin-1 name")
+    (repo / name).write_text("y\n")
+    age(repo)
+    info, patch = capture.source(gd, [])
+    assert info["dirty"] and patch
+    worktree.forget()
+    assert worktree.recall(gd) == ({k: info[k] for k in ("commit", "branch", "dirty")}, patch)

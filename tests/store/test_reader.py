@@ -140,3 +140,29 @@ def test_a_damaged_pack_is_one_clear_error(repo: Path) -> None:
         store.get(head)
     assert "git fsck" in str(err.value) and "\n" not in str(err.value)
     store.close()
+
+
+def test_alternates_in_a_cycle_end(tmp_path: Path) -> None:
+    a, b = tmp_path / "a" / "objects", tmp_path / "b" / "objects"
+    for this, other in ((a, b), (b, a)):
+        (this / "info").mkdir(parents=True)
+        (this / "info" / "alternates").write_text(f"{other}\n")
+    reader = ObjectReader(a)
+    with pytest.raises(KeyError):
+        reader.get_raw(b"1" * 40)
+    assert b"1" * 40 not in reader
+
+
+def test_a_truncated_index_is_damage_not_a_crash(repo: Path) -> None:
+    history(repo, 2)
+    git(repo, "gc", "-q")
+    idx = next((repo / ".git" / "objects" / "pack").glob("*.idx"))
+    idx.chmod(0o644)
+    idx.write_bytes(idx.read_bytes()[:1500])
+    from ledger.store.reader import DamagedPackError
+
+    with pytest.raises(DamagedPackError):
+        PackIndex(idx)
+    head = git(repo, "rev-parse", "HEAD").stdout.strip().encode()
+    with pytest.raises(KeyError):  # the pack is skipped: its objects are not there
+        ObjectReader(repo / ".git" / "objects").get_raw(head)
