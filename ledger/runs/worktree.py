@@ -34,6 +34,7 @@ from typing import Any
 import msgpack
 
 from ledger.store.gitdir import GitDir
+from ledger.store.reader import offset_varint
 
 MAX_ENTRIES = 2000
 MAX_PATCH = 16 << 20  # bytes of a dirty patch kept
@@ -289,7 +290,7 @@ def _parse_index(data: bytes) -> Index | None:
                 entry += struct.unpack_from(">H", data, offset)
                 offset += 2
             if version == 4:
-                strip, offset = _varint(data, offset)
+                strip, offset = offset_varint(data, offset)
                 end = data.index(b"\0", offset)
                 name = previous[:len(previous) - strip] + data[offset:end]
                 offset = end + 1
@@ -408,16 +409,3 @@ def _resolve_head(gitdir: GitDir, head: bytes) -> tuple[str | None, bytes | None
         if line.endswith(b" " + ref) and len(line) == 41 + len(ref):
             return branch, line[:40]
     return branch, None
-
-
-def _varint(data: bytes, offset: int) -> tuple[int, int]:
-    """git's offset varint (index v4's prefix length)."""
-    byte = data[offset]
-    offset += 1
-    value = byte & 0x7F
-    while byte & 0x80:
-        byte = data[offset]
-        offset += 1
-        value = ((value + 1) << 7) | (byte & 0x7F)
-    return value, offset
-

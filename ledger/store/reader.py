@@ -118,13 +118,7 @@ class Pack:
             size |= (byte & 0x7F) << shift
             shift += 7
         if kind == OFS_DELTA:
-            byte = data[pos]
-            pos += 1
-            back = byte & 0x7F
-            while byte & 0x80:
-                byte = data[pos]
-                pos += 1
-                back = ((back + 1) << 7) | (byte & 0x7F)
+            back, pos = offset_varint(data, pos)
             return kind, size, pos, offset - back
         if kind == REF_DELTA:
             return kind, size, pos + 20, bytes(data[pos:pos + 20])
@@ -152,6 +146,19 @@ class Pack:
         if len(data) != size:
             raise DamagedPackError(f"{self.idx_path}: object of the wrong size at {pos}")
         return data
+
+
+def offset_varint(data: bytes | mmap.mmap, pos: int) -> tuple[int, int]:
+    """git's "offset encoding" (a delta's base offset; index v4's prefix length): the value,
+    and the position after it."""
+    byte = data[pos]
+    pos += 1
+    value = byte & 0x7F
+    while byte & 0x80:
+        byte = data[pos]
+        pos += 1
+        value = ((value + 1) << 7) | (byte & 0x7F)
+    return value, pos
 
 
 def apply_delta(base: bytes, delta: bytes) -> bytes:
