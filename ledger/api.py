@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, Union
 from ledger.errors import DamagedRunError
 from ledger.runs.context import Fluent
 from ledger.runs.lifecycle import Runs
-from ledger.runs.run import Run
 from ledger.store import gitdir as gitdirs
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from ledger.runs.run import Run
 
 
 class Ledger(Runs, Fluent):
@@ -66,6 +67,7 @@ class Ledger(Runs, Fluent):
                   include_deleted: bool = False) -> list[Run]:
         """Like `search_runs`, as full `Run` objects."""
         from ledger.query import search
+        from ledger.runs.run import Run
 
         found = search.search(self, where, experiment, order_by, max_results, include_deleted,
                               ids_only=True)

@@ -10,18 +10,20 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ledger import names
 from ledger.errors import InvalidInputError, RunNotFoundError
 from ledger.runs import artifacts, capture, journal, replay, settings
 from ledger.runs.active import ActiveRun
 from ledger.runs.record import Point, RunRecord, canonical_points, merge, now_ms
-from ledger.runs.run import Run
 from ledger.runs.store import RunStore, Update
 from ledger.store import gitdir as gitdirs
 from ledger.store import stream
 from ledger.store.objects import blob
+
+if TYPE_CHECKING:
+    from ledger.runs.run import Run
 
 PATCH_FILE = "source.patch"
 PACKAGES_FILE = "environment.json"
@@ -336,6 +338,8 @@ class Runs:
             arts = [{"path": p, "size": s} for p, (_, s) in sorted(rep.artifacts.items())]
             rep.record.artifacts = arts
             record = rep.record if record is None else merge(record, rep.record)
+        from ledger.runs.run import Run  # here: `ledger log` never builds one
+
         return Run.of(_require(record, rid), self.artifact_uri(rid))
 
     def metric_points(self, run_id: str, key: str | None = None) -> list[Point]:
