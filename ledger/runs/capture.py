@@ -91,18 +91,27 @@ def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
 
 
 def _commit_tree(gitdir: GitDir, commit: bytes) -> bytes | None:
-    """The tree of a commit (None if it cannot be read here)."""
-    from ledger.store.reader import ObjectReader
+    """The tree of a commit (None if it cannot be read here); remembered, as a commit's
+    tree never changes (`git replace` is left to git before this is asked)."""
+    tree = _commit_trees.get(commit)
+    if tree is None:
+        from ledger.store.reader import ObjectReader
 
-    reader = ObjectReader(gitdir.objects_dir)
-    try:
-        kind, data = reader.get_raw(commit)
-    except (KeyError, ValueError, OSError):
-        return None
-    finally:
-        reader.close()
-    first = data.split(b"\n", 1)[0]
-    return first[5:] if kind == 1 and first.startswith(b"tree ") else None
+        reader = ObjectReader(gitdir.objects_dir)
+        try:
+            kind, data = reader.get_raw(commit)
+        except (KeyError, ValueError, OSError):
+            return None
+        finally:
+            reader.close()
+        first = data.split(b"\n", 1)[0]
+        if kind != 1 or not first.startswith(b"tree "):
+            return None
+        tree = _commit_trees[commit] = first[5:]
+    return tree
+
+
+_commit_trees: dict[bytes, bytes] = {}  # commit -> its tree, as read
 
 
 def seed_source(gitdir: GitDir, commit: str, patch: bytes | None) -> None:

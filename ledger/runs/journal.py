@@ -73,8 +73,13 @@ ABANDONED_SECONDS = float(os.environ.get("LEDGER_ABANDONED_SECONDS", "3600"))
 
 def owner_info() -> dict[str, Any]:
     pid = os.getpid()
-    return {"host": HOST, "boot": BOOT_ID, "pidns": PID_NS, "pid": pid,
-            "pid_start": _start_time(pid)}
+    if pid not in _owners:  # once per process (a forked child is another pid)
+        _owners[pid] = {"host": HOST, "boot": BOOT_ID, "pidns": PID_NS, "pid": pid,
+                        "pid_start": _start_time(pid)}
+    return dict(_owners[pid])
+
+
+_owners: dict[int, dict[str, Any]] = {}
 
 
 def owner_alive(header: dict[str, Any], mtime: float | None = None) -> bool:
