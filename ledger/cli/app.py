@@ -1,4 +1,5 @@
-"""The `ledger` command: parse arguments, call the library, render, map errors to exit codes.
+"""The `ledger` command (all but a plain `ledger log`, cli/quick.py): click parses the
+arguments, the command modules call the library and render, failures.py maps errors.
 
 Exit codes: 0 success, 1 a user error (one line `error: …`), 2 a usage error, 3 an unexpected
 failure (`--traceback` shows it), 130 Ctrl-C. Heavy modules load inside the commands that

@@ -55,10 +55,11 @@ def source(gitdir: GitDir, argv: list[str] | None = None) -> tuple[dict[str, Any
 
 
 def _tree_state(gitdir: GitDir) -> tuple[dict[str, Any], bytes | None]:
-    """As git sees it when the run starts (P9): read afresh, unless nothing git looks at has
-    changed since the last capture (runs/worktree.py; a cache keyed on time once recorded
-    the previous commit, branch or patch for a run started just after a commit, an edit or
-    a checkout)."""
+    """As git sees it when the run starts (P9). Without a git process when git's own stat
+    data answers (runs/worktree.py): the state captured before, if nothing git looks at has
+    changed since; a clean tree read from the index. Else `git status` (and `git diff`).
+    (A cache keyed on time once recorded the previous commit, branch or patch for a run
+    started just after a commit, an edit or a checkout.)"""
     seeded = _seeded.pop(str(gitdir.git_dir), None)
     if seeded is not None:
         return dict(seeded[0]), seeded[1]

@@ -15,7 +15,7 @@ indexes, or more than MAX_ENTRIES tracked files (where stat-ing every file from 
 costs more than git's own status). Kept per process, and in .git/ledger/cache for the next
 process (`ledger log` in a shell loop).
 
-Before any capture, `clean_from_index` tells a clean work tree from git's index alone, as
+Before git is asked, `clean_from_index` tells a clean work tree from git's index alone, as
 git status itself decides it: every tracked file's stat as the index recorded it, and the
 index's cached root tree equal to HEAD's tree. Anything else (a change, a racy entry, an
 invalidated cache tree, `git replace`, a symlinked folder) is left to git.
