@@ -123,6 +123,9 @@ class ObjectStore:
         except DamagedPackError as exc:
             raise LedgerError(f"git object {sha.decode()} cannot be read: {exc} "
                               "(try `git fsck`)") from None
+        except RecursionError:  # reference deltas in a cycle: only a damaged pack has one
+            raise LedgerError(f"git object {sha.decode()} cannot be read: its deltas form a "
+                              "cycle (try `git fsck`)") from None
 
     def tree(self, sha: bytes) -> Tree:
         cached = self._trees.get(sha)

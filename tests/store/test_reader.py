@@ -166,3 +166,29 @@ def test_a_truncated_index_is_damage_not_a_crash(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD").stdout.strip().encode()
     with pytest.raises(KeyError):  # the pack is skipped: its objects are not there
         ObjectReader(repo / ".git" / "objects").get_raw(head)
+
+
+def test_reference_deltas_in_a_cycle_are_one_error(repo: Path) -> None:
+    import hashlib
+    import struct
+    import zlib
+
+    from ledger.store.packs import _header
+
+    a, b = b"\x01" * 20, b"\x02" * 20
+    delta = b"\x03\x03\x03abc"  # base of 3 bytes -> "abc"
+    body = bytearray(b"PACK" + struct.pack(">II", 2, 2))
+    entries = []
+    for sha, base in ((a, b), (b, a)):
+        chunk = _header(7, len(delta)) + base + zlib.compress(delta)
+        entries.append((sha, zlib.crc32(chunk), len(body)))
+        body += chunk
+    pack_sha = hashlib.sha1(body).digest()
+    pack_dir = repo / ".git" / "objects" / "pack"
+    pack_dir.mkdir(exist_ok=True)
+    (pack_dir / "pack-cycle.pack").write_bytes(bytes(body) + pack_sha)
+    (pack_dir / "pack-cycle.idx").write_bytes(_index(entries, pack_sha))
+    store = ObjectStore(repo / ".git" / "objects")
+    with pytest.raises(LedgerError) as err:
+        store.get(a.hex().encode())
+    assert "cycle" in str(err.value)
