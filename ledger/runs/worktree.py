@@ -33,7 +33,9 @@ from typing import Any
 
 import msgpack
 
+from ledger.store.files import read_or_none
 from ledger.store.gitdir import GitDir
+from ledger.store.identity import user_config_files
 from ledger.store.reader import offset_varint
 
 MAX_ENTRIES = 2000
@@ -42,7 +44,6 @@ FORMAT = 1  # of the cache file
 _GITLINK = 0o160000
 _ENTRY = struct.Struct(">10I20sH")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size
 _memory: dict[str, dict[str, Any]] = {}
-_file_lists: dict[Path, tuple[tuple[str | None, ...], list[str]]] = {}
 
 State = tuple[dict[str, Any], "bytes | None"]
 
@@ -133,24 +134,16 @@ def _stat(path: str | Path) -> list[int] | None:
             st.st_uid, st.st_gid]
 
 
-def _read_path(path: str | Path) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 def _key(gitdir: GitDir) -> list[Any] | None:
     """HEAD and its branch by content; the index, packed refs, configuration and attributes
     files by stat; git's environment variables."""
-    head = _read_path(os.path.join(gitdir.git_dir, "HEAD"))
+    head = read_or_none(os.path.join(gitdir.git_dir, "HEAD"))
     if head is None or b".invalid" in head:  # reftable keeps refs elsewhere
         return None
     chain: list[bytes | None] = []  # what HEAD points to, through symbolic refs
     target: bytes | None = head
     while target is not None and target.startswith(b"ref: ") and len(chain) < 5:
-        target = _read_path(os.path.join(gitdir.common_dir, os.fsdecode(target[5:].strip())))
+        target = read_or_none(os.path.join(gitdir.common_dir, os.fsdecode(target[5:].strip())))
         chain.append(target)
     env = sorted([k, v] for k, v in os.environ.items() if k.startswith("GIT_"))
     return [head, chain, [_stat(f) for f in _files(gitdir)], env, str(gitdir.work_tree)]
@@ -159,33 +152,27 @@ def _key(gitdir: GitDir) -> list[Any] | None:
 def _uncacheable(gitdir: GitDir) -> bool:
     """Configuration whose inputs the key does not cover: included files, an attributes
     file named in the configuration."""
-    for path in _files(gitdir):
-        if path.endswith("config") or path.endswith("gitconfig"):
-            text = (_read_path(path) or b"").lower()
-            if b"include" in text or b"attributesfile" in text:
-                return True
+    for path in _config_files(gitdir):
+        text = (read_or_none(path) or b"").lower()
+        if b"include" in text or b"attributesfile" in text:
+            return True
     return False
+
+
+def _config_files(gitdir: GitDir) -> list[str]:
+    """The configuration git reads for this repository: its own, then the user's."""
+    return [os.path.join(gitdir.common_dir, "config"),
+            os.path.join(gitdir.git_dir, "config.worktree"), *user_config_files()]
 
 
 def _files(gitdir: GitDir) -> list[str]:
     """The files besides HEAD and the branch that change what git status says."""
-    home = os.path.expanduser("~")
-    xdg = os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
-                       "git")
-    found = _file_lists.get(gitdir.git_dir)
-    if found is None or found[0] != (home, xdg, os.environ.get("GIT_CONFIG_GLOBAL"),
-                                     os.environ.get("GIT_CONFIG_SYSTEM")):
-        git, common = os.fspath(gitdir.git_dir), os.fspath(gitdir.common_dir)
-        paths = [os.path.join(git, "index"), os.path.join(common, "packed-refs"),
-                 os.path.join(common, "refs", "replace"),  # `git replace` (a folder)
-                 os.path.join(common, "config"), os.path.join(git, "config.worktree"),
-                 os.path.join(common, "info", "attributes"), os.path.join(home, ".gitconfig"),
-                 os.path.join(xdg, "config"), os.path.join(xdg, "attributes"), "/etc/gitconfig"]
-        paths += [os.environ[v] for v in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM")
-                  if os.environ.get(v)]
-        found = _file_lists[gitdir.git_dir] = ((home, xdg, os.environ.get("GIT_CONFIG_GLOBAL"),
-                                                 os.environ.get("GIT_CONFIG_SYSTEM")), paths)
-    return found[1]
+    git, common = os.fspath(gitdir.git_dir), os.fspath(gitdir.common_dir)
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return [os.path.join(git, "index"), os.path.join(common, "packed-refs"),
+            os.path.join(common, "refs", "replace"),  # `git replace` (a folder)
+            os.path.join(common, "info", "attributes"), os.path.join(xdg, "git", "attributes"),
+            *_config_files(gitdir)]
 
 
 def _stats(gitdir: GitDir, paths: list[str]) -> list[Any]:
@@ -260,7 +247,7 @@ def _tracked(index: Path) -> list[str] | None:
     """The tracked paths in git's index, or None if a capture over them could not be kept
     (no index is no tracked file; an unknown format, a submodule, a split or sparse index,
     or too many files is None)."""
-    data = _read_path(index)
+    data = read_or_none(index)
     if data is None:
         return []
     found = _parse_index(data)
@@ -321,9 +308,9 @@ def clean_from_index(gitdir: GitDir, head_tree: Callable[[bytes], bytes | None]
     does not hold (or cannot be told): then git answers. `head_tree` gives a commit's tree."""
     assert gitdir.work_tree is not None
     index_path = os.path.join(gitdir.git_dir, "index")
-    head = _read_path(os.path.join(gitdir.git_dir, "HEAD"))
+    head = read_or_none(os.path.join(gitdir.git_dir, "HEAD"))
     before = _stat(index_path)
-    data = _read_path(index_path)
+    data = read_or_none(index_path)
     if head is None or data is None or before is None or _stat(index_path) != before:
         return None  # no index, or one being replaced: git answers
     branch, commit = _resolve_head(gitdir, head)
@@ -359,7 +346,7 @@ def _replacing(gitdir: GitDir) -> bool:
             return True
     except OSError:
         pass
-    packed = _read_path(os.path.join(gitdir.common_dir, "packed-refs")) or b""
+    packed = read_or_none(os.path.join(gitdir.common_dir, "packed-refs")) or b""
     return b" refs/replace/" in packed
 
 
@@ -401,11 +388,11 @@ def _resolve_head(gitdir: GitDir, head: bytes) -> tuple[str | None, bytes | None
     ref = head[5:].strip()
     branch = (ref[len(b"refs/heads/"):].decode("utf-8", "replace")  # as capture decodes git's
               if ref.startswith(b"refs/heads/") else None)
-    loose = _read_path(os.path.join(gitdir.common_dir, os.fsdecode(ref)))
+    loose = read_or_none(os.path.join(gitdir.common_dir, os.fsdecode(ref)))
     if loose is not None:
         value = loose.strip()  # a symbolic ref here: None, git decides
         return branch, value if len(value) == 40 else None
-    for line in (_read_path(os.path.join(gitdir.common_dir, "packed-refs")) or b"").splitlines():
+    for line in (read_or_none(os.path.join(gitdir.common_dir, "packed-refs")) or b"").splitlines():
         if line.endswith(b" " + ref) and len(line) == 41 + len(ref):
             return branch, line[:40]
     return branch, None

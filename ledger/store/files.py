@@ -37,6 +37,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, executable: bool = F
     return Path(path)
 
 
+def read_or_none(path: str | os.PathLike[str]) -> bytes | None:
+    """A file's bytes, or None if it cannot be read (missing, a folder, no permission)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 def user_cache_dir() -> Path:
     """The user's cache folder for the ledger ($XDG_CACHE_HOME/ledger, ~/.cache/ledger)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")

@@ -7,7 +7,7 @@ import json
 import os
 import time
 
-from ledger.store.files import user_cache_dir, write_atomic
+from ledger.store.files import read_or_none, user_cache_dir, write_atomic
 from ledger.store.gitdir import GitDir
 
 _cache: dict[str, bytes] = {}
@@ -58,7 +58,7 @@ def _configured_identity(gitdir: GitDir) -> dict[str, str]:
         local = b""
     if b"user" in local or b"include" in local:
         return _read_config([str(gitdir.common_dir / "config")])
-    files = _user_config_files()
+    files = user_config_files()
     stamp = json.dumps([[f, _stamp(f)] for f in files]
                        + sorted([k, v] for k, v in os.environ.items() if k.startswith("GIT_")))
     key = hashlib.sha1(stamp.encode()).hexdigest()[:20]
@@ -70,7 +70,7 @@ def _configured_identity(gitdir: GitDir) -> dict[str, str]:
     except (OSError, ValueError):
         pass
     found = _read_config([])
-    texts = b"".join(_text(f) for f in files).lower()
+    texts = b"".join(read_or_none(f) or b"" for f in files).lower()
     if b"include" not in texts and all(not _recent(_stamp(f)) for f in files):
         try:  # a cache only; an included file's change would not show in the stamp
             write_atomic(path, json.dumps(found).encode())
@@ -100,7 +100,7 @@ def _read_config(first: list[str]) -> dict[str, str]:
     return found
 
 
-def _user_config_files() -> list[str]:
+def user_config_files() -> list[str]:
     """The global and system configuration files, as git (and dulwich) look for them."""
     if "GIT_CONFIG_GLOBAL" in os.environ:
         files = [os.environ["GIT_CONFIG_GLOBAL"]]
@@ -125,11 +125,3 @@ def _stamp(path: str) -> list[int] | None:
 def _recent(stamp: list[int] | None) -> bool:
     """Changed within the last seconds: it could change again without its stamp changing."""
     return stamp is not None and max(stamp[0], stamp[1]) > time.time_ns() - 3 * 10**9
-
-
-def _text(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
